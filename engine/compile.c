@@ -1,0 +1,349 @@
+/* compile.c — from the rule model to one Hyperscan block-mode database,
+ * with PCRE2 where Hyperscan cannot go.
+ *
+ * How it works. Every literal string and every pattern becomes a Hyperscan
+ * expression whose id is its rule's index, compiled with SINGLEMATCH (one
+ * report per rule per message is all scoring needs) and CASELESS; UTF-8 mode
+ * only for patterns whose meaning depends on it (fz_pattern_needs_utf8). A
+ * few trigger expressions tell extraction which entity kinds are worth
+ * looking for. When Hyperscan rejects a pattern, the compile is retried with
+ * that pattern in PREFILTER mode (Hyperscan finds candidates, PCRE2 confirms);
+ * when even that fails, the rule runs on PCRE2 alone. Both cases are reported
+ * as warnings so that `fanzha rules check` can name the slow rules.
+ *
+ * Every literal and pattern rule also gets a PCRE2 program, used to confirm
+ * prefilter hits and to find evidence spans for the rules that fired; it is
+ * JIT-compiled on first use (match.c). Combinations and rules with `not` are
+ * ordered so that each is evaluated after everything it refers to. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "engine_internal.h"
+#include "dbcache.h"
+
+/* Entity triggers: cheap Hyperscan expressions that gate PCRE2 extraction. */
+static const char *const k_triggers[FZ_TRIG_COUNT] = {
+    [FZ_TRIG_URL] = "(?:https?://|www\\.|[a-z0-9-]\\.[a-z]{2})",
+    [FZ_TRIG_DIGITS] = "(?:\\d{3}[- ]?\\d{2}|\\+\\d{2})",
+    [FZ_TRIG_HANDLE] = "(?:qq|扣扣|企鹅|微信|薇信|威信|v信|vx|wx|wechat|telegram|whatsapp|飞机号)",
+    [FZ_TRIG_AMOUNT] = "(?:\\d\\s?(?:元|万|块|千|百|rmb|usd|美元)|[¥$€£]|人民币)",
+};
+
+int fz_pattern_needs_utf8(const char *p)
+{
+    int in_class = 0, prev_multibyte = 0;
+    for (const unsigned char *s = (const unsigned char *)p; *s; s++) {
+        unsigned char c = *s;
+        if (c >= 0x80) {
+            if (in_class)
+                return 1;
+            /* Skip the rest of the character; remember it for quantifiers. */
+            while ((s[1] & 0xC0) == 0x80)
+                s++;
+            prev_multibyte = 1;
+            continue;
+        }
+        if (c == '\\' && s[1]) {
+            s++;
+            if (strchr("SWDHVNXRpPC", *s))
+                return 1;
+            if (*s == 'x' && s[1] == '{')
+                return 1;
+            prev_multibyte = 0;
+            continue;
+        }
+        if (in_class) {
+            if (c == ']')
+                in_class = 0;
+            continue;
+        }
+        if (c == '[') {
+            if (s[1] == '^')
+                return 1;
+            in_class = 1;
+            if (s[1] == ']')
+                s++;
+            prev_multibyte = 0;
+            continue;
+        }
+        if (c == '.')
+            return 1;
+        if ((c == '?' || c == '*' || c == '+' || c == '{') && prev_multibyte)
+            return 1;
+        prev_multibyte = 0;
+    }
+    return 0;
+}
+
+/* Escape a literal for Hyperscan and PCRE2: every ASCII character that is
+ * not a letter or digit gets a backslash, control characters a \x escape. */
+static int escape_literal(fz_buf *b, const char *s)
+{
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        char tmp[8];
+        if (*p >= 0x80 || (*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')) {
+            tmp[0] = (char)*p;
+            tmp[1] = '\0';
+        } else if (*p < 0x20 || *p == 0x7F) {
+            snprintf(tmp, sizeof tmp, "\\x%02x", *p);
+        } else {
+            tmp[0] = '\\';
+            tmp[1] = (char)*p;
+            tmp[2] = '\0';
+        }
+        if (fz_buf_puts(b, tmp))
+            return -1;
+    }
+    return 0;
+}
+
+/* --- the expression list --------------------------------------------------------- */
+
+typedef struct {
+    char **exprs;
+    unsigned *flags, *ids;
+    uint32_t *rule;         /* owning rule, or UINT32_MAX for triggers */
+    size_t n, cap;
+} expr_list;
+
+static int expr_push(expr_list *l, char *expr, unsigned flags, unsigned id, uint32_t rule)
+{
+    if (!expr)
+        return -1;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 256;
+        char **e = realloc(l->exprs, cap * sizeof *e);
+        if (e) l->exprs = e;
+        unsigned *f = realloc(l->flags, cap * sizeof *f);
+        if (f) l->flags = f;
+        unsigned *i = realloc(l->ids, cap * sizeof *i);
+        if (i) l->ids = i;
+        uint32_t *r = realloc(l->rule, cap * sizeof *r);
+        if (r) l->rule = r;
+        if (!e || !f || !i || !r) {
+            free(expr);
+            return -1;
+        }
+        l->cap = cap;
+    }
+    l->exprs[l->n] = expr;
+    l->flags[l->n] = flags;
+    l->ids[l->n] = id;
+    l->rule[l->n] = rule;
+    l->n++;
+    return 0;
+}
+
+static void expr_free(expr_list *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        free(l->exprs[i]);
+    free(l->exprs);
+    free(l->flags);
+    free(l->ids);
+    free(l->rule);
+}
+
+static char *literal_expr(const char *lit)
+{
+    fz_buf b = FZ_BUF_INIT;
+    if (escape_literal(&b, lit)) {
+        fz_buf_free(&b);
+        return NULL;
+    }
+    return b.data;
+}
+
+static int build_exprs(const fz_engine *e, expr_list *l)
+{
+    const fz_ruleset *rs = e->rs;
+    const unsigned base = HS_FLAG_SINGLEMATCH | HS_FLAG_CASELESS;
+    for (uint32_t r = 0; r < rs->n_rules; r++) {
+        const fz_rule *rule = &rs->rules[r];
+        const fz_crule *c = &e->crules[r];
+        if (rule->kind == FZ_RK_LITERAL) {
+            for (size_t i = 0; i < rule->n_literals; i++)
+                if (expr_push(l, literal_expr(rule->literals[i]), base, r, r))
+                    return -1;
+        } else if (rule->kind == FZ_RK_PATTERN && c->path != FZ_PATH_PCRE2) {
+            unsigned flags = base | HS_FLAG_DOTALL | (fz_pattern_needs_utf8(rule->pattern) ? HS_FLAG_UTF8 : 0);
+            unsigned id = r;
+            if (c->path == FZ_PATH_PREFILTER) {
+                flags |= HS_FLAG_PREFILTER;
+                id = FZ_ID_PREFILTER_BASE + r;
+            }
+            if (expr_push(l, strdup(rule->pattern), flags, id, r))
+                return -1;
+        }
+    }
+    for (int t = 0; t < FZ_TRIG_COUNT; t++)
+        if (expr_push(l, strdup(k_triggers[t]), base | HS_FLAG_UTF8, (unsigned)(rs->n_rules + (size_t)t), UINT32_MAX))
+            return -1;
+    return 0;
+}
+
+/* Compile, demoting each pattern Hyperscan rejects one step (to prefilter,
+ * then to PCRE2 alone) and retrying, until the database builds. */
+static int compile_hs(fz_engine *e, fz_diags *diags)
+{
+    const fz_ruleset *rs = e->rs;
+    for (;;) {
+        expr_list l = {0};
+        if (build_exprs(e, &l)) {
+            expr_free(&l);
+            fz_diag_emit(diags, FZ_DIAG_ERROR, NULL, 0, 0, NULL, "out of memory building expressions");
+            return FZ_ENOMEM;
+        }
+        hs_compile_error_t *err = NULL;
+        hs_error_t rc = hs_compile_multi((const char *const *)l.exprs, l.flags, l.ids, (unsigned)l.n,
+                                         HS_MODE_BLOCK, NULL, &e->db, &err);
+        if (rc == HS_SUCCESS) {
+            expr_free(&l);
+            return 0;
+        }
+        int idx = err ? err->expression : -1;
+        uint32_t r = idx >= 0 && (size_t)idx < l.n ? l.rule[idx] : UINT32_MAX;
+        char msg[256];
+        snprintf(msg, sizeof msg, "%s", err && err->message ? err->message : "unknown Hyperscan error");
+        hs_free_compile_error(err);
+        expr_free(&l);
+        if (r == UINT32_MAX || rs->rules[r].kind != FZ_RK_PATTERN) {
+            const fz_rule *rule = r == UINT32_MAX ? NULL : &rs->rules[r];
+            fz_diag_emit(diags, FZ_DIAG_ERROR, rule ? rule->pos.file : NULL, rule ? rule->pos.line : 0,
+                         rule ? rule->pos.col : 0, rule ? rule->id : NULL, "Hyperscan cannot compile: %s", msg);
+            return FZ_EHS;
+        }
+        const fz_rule *rule = &rs->rules[r];
+        fz_crule *c = &e->crules[r];
+        c->path = c->path == FZ_PATH_HYPERSCAN ? FZ_PATH_PREFILTER : FZ_PATH_PCRE2;
+        fz_diag_emit(diags, FZ_DIAG_WARNING, rule->pattern_pos.file, rule->pattern_pos.line, rule->pattern_pos.col,
+                     rule->id, "slow path: %s (Hyperscan: %s)",
+                     c->path == FZ_PATH_PREFILTER ? "Hyperscan prefilter, confirmed by PCRE2"
+                                                  : "PCRE2 alone, on every message", msg);
+    }
+}
+
+/* --- PCRE2 programs and evaluation order ---------------------------------------------- */
+
+static pcre2_code *pcre_for_rule(const fz_rule *r)
+{
+    fz_buf b = FZ_BUF_INIT;
+    if (r->kind == FZ_RK_PATTERN) {
+        if (fz_buf_puts(&b, r->pattern))
+            return NULL;
+    } else {
+        for (size_t i = 0; i < r->n_literals; i++)
+            if ((i && fz_buf_puts(&b, "|")) || escape_literal(&b, r->literals[i])) {
+                fz_buf_free(&b);
+                return NULL;
+            }
+    }
+    int errcode;
+    PCRE2_SIZE off;
+    pcre2_code *re = pcre2_compile((PCRE2_SPTR)b.data, b.len, PCRE2_UTF | PCRE2_CASELESS | PCRE2_DOTALL,
+                                   &errcode, &off, NULL);
+    fz_buf_free(&b);
+    return re;
+}
+
+static void order_derived(fz_engine *e, uint32_t r, unsigned char *state)
+{
+    if (state[r])
+        return;
+    state[r] = 1;
+    const fz_rule *rule = &e->rs->rules[r];
+    const fz_ref *lists[3] = {rule->all, rule->any, rule->not_};
+    size_t counts[3] = {rule->n_all, rule->n_any, rule->n_not};
+    for (int l = 0; l < 3; l++)
+        for (size_t k = 0; k < counts[l]; k++)
+            if (lists[l][k].signal < e->rs->n_rules)
+                order_derived(e, lists[l][k].signal, state);
+    if (e->crules[r].derived)
+        e->eval_order[e->n_eval++] = r;
+}
+
+static int prepare_rules(fz_engine *e, fz_diags *diags)
+{
+    const fz_ruleset *rs = e->rs;
+    size_t n = rs->n_rules;
+    e->crules = calloc(n ? n : 1, sizeof *e->crules);
+    e->eval_order = calloc(n ? n : 1, sizeof *e->eval_order);
+    e->pcre_only = calloc(n ? n : 1, sizeof *e->pcre_only);
+    e->prefiltered = calloc(n ? n : 1, sizeof *e->prefiltered);
+    unsigned char *state = calloc(n ? n : 1, 1);
+    if (!e->crules || !e->eval_order || !e->pcre_only || !e->prefiltered || !state) {
+        free(state);
+        return FZ_ENOMEM;
+    }
+    for (size_t r = 0; r < n; r++) {
+        const fz_rule *rule = &rs->rules[r];
+        fz_crule *c = &e->crules[r];
+        c->derived = rule->kind == FZ_RK_COMBO || rule->n_not > 0;
+        c->path = rule->kind == FZ_RK_COMBO ? FZ_PATH_NONE : FZ_PATH_HYPERSCAN;
+        if (rule->kind != FZ_RK_COMBO && !(c->re = pcre_for_rule(rule))) {
+            fz_diag_emit(diags, FZ_DIAG_ERROR, rule->pos.file, rule->pos.line, rule->pos.col, rule->id,
+                         "PCRE2 cannot compile this rule");
+            free(state);
+            return FZ_ERULES;
+        }
+    }
+    for (uint32_t r = 0; r < n; r++)
+        order_derived(e, r, state);
+    free(state);
+    return 0;
+}
+
+static void list_slow_paths(fz_engine *e)
+{
+    for (uint32_t r = 0; r < e->rs->n_rules; r++) {
+        if (e->crules[r].path == FZ_PATH_PCRE2)
+            e->pcre_only[e->n_pcre_only++] = r;
+        else if (e->crules[r].path == FZ_PATH_PREFILTER)
+            e->prefiltered[e->n_prefiltered++] = r;
+    }
+}
+
+int fz_compile(fz_engine *e, fz_diags *diags)
+{
+    if (hs_valid_platform() != HS_SUCCESS) {
+        fz_diag_emit(diags, FZ_DIAG_ERROR, NULL, 0, 0, NULL, "this CPU cannot run Hyperscan (SSSE3 is required)");
+        return FZ_EPLATFORM;
+    }
+    int rc = prepare_rules(e, diags);
+    if (rc)
+        return rc;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    rc = fz_dbcache_load(e, diags);
+    if (rc != 0) {
+        rc = compile_hs(e, diags);
+        if (rc)
+            return rc;
+        fz_dbcache_store(e, diags);
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    e->compile_ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+    list_slow_paths(e);
+    e->n_signals = fz_signal_count(e->rs);
+    e->n_words = (e->n_signals + 63) / 64;
+    if (hs_alloc_scratch(e->db, &e->proto) != HS_SUCCESS) {
+        fz_diag_emit(diags, FZ_DIAG_ERROR, NULL, 0, 0, NULL, "cannot allocate Hyperscan scratch");
+        return FZ_ENOMEM;
+    }
+    return 0;
+}
+
+void fz_compile_free(fz_engine *e)
+{
+    if (e->crules)
+        for (size_t r = 0; r < e->rs->n_rules; r++)
+            pcre2_code_free(e->crules[r].re);
+    free(e->crules);
+    free(e->eval_order);
+    free(e->pcre_only);
+    free(e->prefiltered);
+    hs_free_scratch(e->proto);
+    hs_free_database(e->db);
+}

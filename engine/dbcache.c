@@ -1,0 +1,169 @@
+/* dbcache.c — caching compiled Hyperscan databases on disk.
+ *
+ * Compiling a full rule pack takes a good fraction of a second; loading a
+ * serialized database takes milliseconds. The cache key covers the rules
+ * (content hash of every file), the Hyperscan version, the CPU features and
+ * tuning Hyperscan compiled for, the trigger expressions built into this
+ * binary and the file format. A file whose key differs, whose checksum fails
+ * or that Hyperscan refuses to deserialize is ignored and rebuilt: a cache
+ * copied from another machine can cost time, never a crash.
+ *
+ * File: "FZDB" magic, format version, key length + key, rule count, one path
+ * byte per rule (which rules were demoted to prefilter or PCRE2), database
+ * length + bytes, XXH64 of everything before it. Written to a temporary file
+ * and renamed, so a reader never sees half a file. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include "dbcache.h"
+
+#define CACHE_FORMAT 1u
+#define MAX_CACHE_FILE (512u << 20)
+
+static void cache_key(const fz_engine *e, char *key, size_t cap)
+{
+    hs_platform_info_t plat;
+    memset(&plat, 0, sizeof plat);
+    hs_populate_platform(&plat);
+    snprintf(key, cap, "rules=%s;hs=%s;cpu=%llx;tune=%u;fmt=%u;fanzha=%s", e->rs->hash, hs_version(),
+             (unsigned long long)plat.cpu_features, plat.tune, CACHE_FORMAT, FZ_VERSION);
+}
+
+static void cache_path(const fz_engine *e, const char *key, char *path, size_t cap)
+{
+    unsigned long long h = (unsigned long long)XXH3_64bits(key, strlen(key));
+    snprintf(path, cap, "%s/fanzha-%016llx.hsdb", e->cache_dir, h);
+}
+
+static int read_all(const char *path, unsigned char **out, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return -1;
+    struct stat st;
+    if (fstat(fileno(f), &st) != 0 || st.st_size <= 0 || (size_t)st.st_size > MAX_CACHE_FILE) {
+        fclose(f);
+        return -1;
+    }
+    unsigned char *buf = malloc((size_t)st.st_size);
+    size_t n = buf ? fread(buf, 1, (size_t)st.st_size, f) : 0;
+    fclose(f);
+    if (!buf || n != (size_t)st.st_size) {
+        free(buf);
+        return -1;
+    }
+    *out = buf;
+    *len = n;
+    return 0;
+}
+
+/* A bounds-checked reader over the file's bytes. */
+typedef struct { const unsigned char *p; size_t left; } cursor;
+
+static int take(cursor *c, void *out, size_t n)
+{
+    if (c->left < n)
+        return -1;
+    memcpy(out, c->p, n);
+    c->p += n;
+    c->left -= n;
+    return 0;
+}
+
+int fz_dbcache_load(fz_engine *e, fz_diags *diags)
+{
+    if (!e->cache_dir)
+        return 1;
+    char key[512], path[4096];
+    cache_key(e, key, sizeof key);
+    cache_path(e, key, path, sizeof path);
+    unsigned char *buf;
+    size_t len;
+    if (read_all(path, &buf, &len))
+        return 1;
+    int ok = 0;
+    cursor c = {buf, len};
+    char magic[4];
+    uint32_t fmt, klen, nrules;
+    uint64_t dblen, sum;
+    if (len > 8) {
+        memcpy(&sum, buf + len - 8, 8);
+        c.left -= 8;
+        ok = XXH64(buf, len - 8, 0) == sum;
+    }
+    ok = ok && take(&c, magic, 4) == 0 && memcmp(magic, "FZDB", 4) == 0;
+    ok = ok && take(&c, &fmt, 4) == 0 && fmt == CACHE_FORMAT;
+    ok = ok && take(&c, &klen, 4) == 0 && klen == strlen(key) && c.left >= klen && memcmp(c.p, key, klen) == 0;
+    if (ok) {
+        c.p += klen;
+        c.left -= klen;
+    }
+    ok = ok && take(&c, &nrules, 4) == 0 && nrules == e->rs->n_rules && c.left >= nrules;
+    const unsigned char *paths = c.p;
+    if (ok) {
+        c.p += nrules;
+        c.left -= nrules;
+    }
+    ok = ok && take(&c, &dblen, 8) == 0 && dblen == c.left;
+    if (ok && hs_deserialize_database((const char *)c.p, (size_t)dblen, &e->db) != HS_SUCCESS) {
+        fz_diag_emit(diags, FZ_DIAG_NOTE, path, 0, 0, NULL, "cached database refused by Hyperscan; rebuilding");
+        e->db = NULL;
+        ok = 0;
+    }
+    if (ok) {
+        for (uint32_t r = 0; r < nrules; r++)
+            if (e->crules[r].path != FZ_PATH_NONE)
+                e->crules[r].path = (fz_rule_path)(paths[r] <= FZ_PATH_PCRE2 ? paths[r] : FZ_PATH_PCRE2);
+        e->from_cache = 1;
+    }
+    free(buf);
+    return ok ? 0 : 1;
+}
+
+static int put(fz_buf *b, const void *p, size_t n)
+{
+    return fz_buf_append(b, p, n);
+}
+
+void fz_dbcache_store(fz_engine *e, fz_diags *diags)
+{
+    if (!e->cache_dir || !e->db)
+        return;
+    char key[512], path[4096], tmp[4200];
+    cache_key(e, key, sizeof key);
+    cache_path(e, key, path, sizeof path);
+    char *bytes = NULL;
+    size_t nbytes = 0;
+    if (hs_serialize_database(e->db, &bytes, &nbytes) != HS_SUCCESS)
+        return;
+    fz_buf b = FZ_BUF_INIT;
+    uint32_t fmt = CACHE_FORMAT, klen = (uint32_t)strlen(key), nrules = (uint32_t)e->rs->n_rules;
+    uint64_t dblen = nbytes;
+    int bad = put(&b, "FZDB", 4) || put(&b, &fmt, 4) || put(&b, &klen, 4) || put(&b, key, klen) ||
+              put(&b, &nrules, 4);
+    for (uint32_t r = 0; !bad && r < nrules; r++) {
+        unsigned char p = (unsigned char)e->crules[r].path;
+        bad = put(&b, &p, 1);
+    }
+    bad = bad || put(&b, &dblen, 8) || put(&b, bytes, nbytes);
+    free(bytes);
+    uint64_t sum = bad ? 0 : XXH64(b.data, b.len, 0);
+    bad = bad || put(&b, &sum, 8);
+    mkdir(e->cache_dir, 0755);
+    snprintf(tmp, sizeof tmp, "%s.%ld.tmp", path, (long)getpid());
+    FILE *f = bad ? NULL : fopen(tmp, "wb");
+    int ok = f && fwrite(b.data, 1, b.len, f) == b.len;
+    if (f && fclose(f) != 0)
+        ok = 0;
+    if (!ok || rename(tmp, path) != 0) {
+        fz_diag_emit(diags, FZ_DIAG_WARNING, path, 0, 0, NULL, "cannot write the database cache: %s",
+                     errno ? strerror(errno) : "out of memory");
+        unlink(tmp);
+    }
+    fz_buf_free(&b);
+}

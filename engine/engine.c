@@ -1,0 +1,258 @@
+/* engine.c — building an engine from a rule pack, per-thread workers, and
+ * fz_engine_scan: the pipeline for one message.
+ *
+ *   normalize -> match (Hyperscan, + PCRE2 confirmations) -> number classes
+ *   -> extract (only the entity kinds Hyperscan saw a trigger for)
+ *   -> combinations -> evidence for the rules that fired -> score
+ *
+ * An engine is immutable after fz_engine_new and reference-counted, so a hot
+ * reload can swap engines while scans finish on the old one. A worker holds
+ * everything a scan writes; it follows whichever engine it is handed,
+ * re-cloning its Hyperscan scratch when the engine changes. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine_internal.h"
+#include "normalize_internal.h"
+
+static atomic_ullong g_serial;
+
+const char *fz_version(void)
+{
+    return FZ_VERSION;
+}
+
+static void engine_free(fz_engine *e)
+{
+    if (!e)
+        return;
+    if (e->rs)
+        fz_compile_free(e);
+    fz_extractor_free(&e->ex);
+    pthread_mutex_destroy(&e->jit_lock);
+    fz_ruleset_free(e->rs);
+    free(e->cache_dir);
+    free(e);
+}
+
+int fz_engine_new(const fz_engine_config *cfg, fz_engine **out, fz_error *err)
+{
+    fz_engine_config none = {0};
+    if (!cfg)
+        cfg = &none;
+    *out = NULL;
+    if (fz_normalize_init())
+        return fz_error_set(err, FZ_ENOMEM, "out of memory building the normalizer tables");
+    fz_diags diags;
+    fz_diags_init(&diags, cfg->diag, cfg->diag_ud);
+    const char *dir = cfg->rules_dir;
+    if (!dir) {
+        const char *env = getenv("FANZHA_RULES");
+        dir = env && *env ? env : NULL;
+    }
+    fz_engine *e = calloc(1, sizeof *e);
+    if (!e)
+        return fz_error_set(err, FZ_ENOMEM, "out of memory");
+    pthread_mutex_init(&e->jit_lock, NULL);
+    atomic_init(&e->refs, 1);
+    e->serial = atomic_fetch_add(&g_serial, 1) + 1;
+    if (cfg->cache_dir && !(e->cache_dir = strdup(cfg->cache_dir))) {
+        engine_free(e);
+        return fz_error_set(err, FZ_ENOMEM, "out of memory");
+    }
+    e->rs = fz_ruleset_load(dir, &diags);
+    int rc = e->rs ? 0 : FZ_ERULES;
+    if (!rc)
+        rc = fz_extractor_build(&e->ex, e->rs, &diags);
+    if (!rc)
+        rc = fz_compile(e, &diags);
+    if (rc || diags.errors) {
+        rc = rc ? rc : FZ_ERULES;
+        if (diags.errors && err)
+            *err = diags.first;
+        else
+            fz_error_set(err, rc, "%s", fz_strerror(rc));
+        if (err)
+            err->code = rc;
+        engine_free(e);
+        return rc;
+    }
+    snprintf(e->version, sizeof e->version, "%s+%.8s", e->rs->policy.version, e->rs->hash);
+    *out = e;
+    return 0;
+}
+
+fz_engine *fz_engine_retain(fz_engine *e)
+{
+    if (e)
+        atomic_fetch_add_explicit(&e->refs, 1, memory_order_relaxed);
+    return e;
+}
+
+void fz_engine_release(fz_engine *e)
+{
+    if (e && atomic_fetch_sub_explicit(&e->refs, 1, memory_order_acq_rel) == 1)
+        engine_free(e);
+}
+
+const char *fz_engine_rules_version(const fz_engine *e) { return e->version; }
+const char *fz_engine_rules_source(const fz_engine *e) { return e->rs->source; }
+size_t fz_engine_rule_count(const fz_engine *e) { return e->rs->n_rules; }
+double fz_engine_compile_ms(const fz_engine *e) { return e->compile_ms; }
+int fz_engine_from_cache(const fz_engine *e) { return e->from_cache; }
+
+/* --- workers ---------------------------------------------------------------------------- */
+
+int fz_worker_new(fz_worker **out, fz_error *err)
+{
+    fz_worker *w = calloc(1, sizeof *w);
+    if (w) {
+        w->norm = fz_norm_new();
+        w->md = pcre2_match_data_create(1, NULL);
+        w->md_ex = pcre2_match_data_create(8, NULL);
+    }
+    if (!w || !w->norm || !w->md || !w->md_ex) {
+        fz_worker_free(w);
+        *out = NULL;
+        return fz_error_set(err, FZ_ENOMEM, "out of memory creating a worker");
+    }
+    *out = w;
+    return 0;
+}
+
+void fz_worker_free(fz_worker *w)
+{
+    if (!w)
+        return;
+    fz_norm_free(w->norm);
+    hs_free_scratch(w->scratch);
+    pcre2_match_data_free(w->md);
+    pcre2_match_data_free(w->md_ex);
+    free(w->bits);
+    free(w->cand);
+    free(w);
+}
+
+/* Make w ready for e: scratch cloned from e's prototype, bit sets sized. */
+static int worker_prepare(fz_worker *w, const fz_engine *e)
+{
+    if (w->scratch_serial == e->serial)
+        return 0;
+    hs_free_scratch(w->scratch);
+    w->scratch = NULL;
+    w->scratch_serial = 0;
+    if (hs_clone_scratch(e->proto, &w->scratch) != HS_SUCCESS)
+        return FZ_ENOMEM;
+    if (w->words_cap < e->n_words) {
+        uint64_t *b = realloc(w->bits, e->n_words * sizeof *b);
+        if (b) w->bits = b;
+        uint64_t *c = realloc(w->cand, e->n_words * sizeof *c);
+        if (c) w->cand = c;
+        if (!b || !c)
+            return FZ_ENOMEM;
+        w->words_cap = e->n_words;
+    }
+    w->scratch_serial = e->serial;
+    return 0;
+}
+
+/* --- the pipeline ----------------------------------------------------------------------------- */
+
+static void classify_sender(const fz_engine *e, fz_worker *w, const fz_message *m, fz_verdict *v)
+{
+    fz_number num;
+    if (!m->from.len || fz_number_canon(m->from.ptr, m->from.len, &num))
+        return;
+    long c = fz_number_classify(e->rs, &num);
+    if (c < 0)
+        return;
+    v->sender_class = c;
+    v->sender_score = (size_t)c < e->rs->n_classes ? e->rs->classes[c].score : 0;
+    fz_bit_set(w->bits, fz_signal_sender(e->rs, (size_t)c));
+}
+
+/* The riskiest class among the phone numbers written in the text. */
+static void classify_callbacks(const fz_engine *e, fz_verdict *v)
+{
+    for (size_t i = 0; i < v->n_ents; i++) {
+        const fz_entity *en = &v->ents[i];
+        fz_number num;
+        if (en->kind != FZ_ENT_PHONE || fz_number_canon(v->pool.data + en->off, en->len, &num))
+            continue;
+        long c = fz_number_classify(e->rs, &num);
+        if (c < 0 || (size_t)c >= e->rs->n_classes)
+            continue;
+        double s = e->rs->classes[c].callback_score;
+        if (s > v->callback_score) {
+            v->callback_score = s;
+            v->callback_class = c;
+        }
+    }
+}
+
+static int collect_hits(const fz_engine *e, fz_worker *w, fz_verdict *v, const char *text, size_t len)
+{
+    size_t n_rules = e->rs->n_rules;
+    for (size_t word = 0; word * 64 < n_rules; word++) {
+        uint64_t bits = w->bits[word];
+        while (bits) {
+            uint32_t r = (uint32_t)(word * 64 + (size_t)__builtin_ctzll(bits));
+            bits &= bits - 1;
+            if (r >= n_rules)
+                break;
+            size_t s, t, os = 0, ot = 0;
+            int span = fz_match_evidence(e, w, r, text, len, &s, &t);
+            if (span)
+                fz_norm_span(w->norm, s, t, &os, &ot);
+            if (fz_verdict_add_hit(v, r, span, os, ot))
+                return FZ_ENOMEM;
+        }
+    }
+    /* Strongest evidence first; insertion sort, since hits are few. */
+    const fz_rule *rules = e->rs->rules;
+    for (size_t i = 1; i < v->n_hits; i++) {
+        fz_vhit h = v->hits[i];
+        size_t j = i;
+        while (j > 0 && rules[v->hits[j - 1].rule].score < rules[h.rule].score) {
+            v->hits[j] = v->hits[j - 1];
+            j--;
+        }
+        v->hits[j] = h;
+    }
+    return 0;
+}
+
+int fz_engine_scan(const fz_engine *e, fz_worker *w, const fz_message *m, fz_verdict *v)
+{
+    int rc = worker_prepare(w, e);
+    if (!rc)
+        rc = fz_verdict_reset(v, e);
+    if (!rc)
+        rc = fz_normalize(w->norm, m->text.ptr ? m->text.ptr : "", m->text.len);
+    if (rc)
+        return rc;
+    size_t len;
+    const char *text = fz_norm_text(w->norm, &len);
+    if ((rc = fz_match(e, w, text, len)))
+        return rc;
+    classify_sender(e, w, m, v);
+    if ((rc = fz_extract(e, w, text, len, v)))
+        return rc;
+    classify_callbacks(e, v);
+    fz_match_combine(e, w);
+    if ((rc = collect_hits(e, w, v, text, len)))
+        return rc;
+    fz_score(e, w, v);
+    memcpy(v->fired, w->bits, e->n_words * sizeof *w->bits);
+    return 0;
+}
+
+int fz_engine_scan_text(const fz_engine *e, fz_worker *w, const char *text, size_t len, fz_verdict *v)
+{
+    fz_message m;
+    memset(&m, 0, sizeof m);
+    m.text.ptr = text;
+    m.text.len = len;
+    return fz_engine_scan(e, w, &m, v);
+}

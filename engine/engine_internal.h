@@ -1,0 +1,165 @@
+/* engine_internal.h — the compiled engine, the per-thread worker and the
+ * verdict, as the pipeline stages see them.
+ *
+ * Stage files and what they own:
+ *   compile.c   rule model -> Hyperscan database (+ PCRE2 fallbacks)
+ *   match.c     one hs_scan per message -> bit set of raw hits, then
+ *               confirmation, combinations, evidence spans
+ *   extract.c   entities (URLs, phones, cards, handles, amounts)
+ *   numbers.c   number classes of the sender and of callback numbers
+ *   score.c     policy, score, category, action
+ *   verdict.c   the verdict object and its JSON form
+ *   engine.c    building an engine, workers, and fz_engine_scan (the pipeline) */
+#ifndef FZ_ENGINE_INTERNAL_H
+#define FZ_ENGINE_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include <hs/hs.h>
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+
+#include "fanzha/buf.h"
+#include "fanzha/engine.h"
+#include "fanzha/normalize.h"
+#include "fanzha/rules.h"
+#include "fanzha/verdict.h"
+#include "ruleset.h"
+#include "signals.h"
+
+/* Hyperscan match ids: rules use their index; entity triggers follow the
+ * rules; prefiltered patterns report on a separate range so that a raw hit
+ * is never mistaken for a confirmed one. */
+#define FZ_ID_PREFILTER_BASE (1u << 30)
+
+/* Entity kinds worth extracting, as reported by their Hyperscan triggers. */
+enum { FZ_TRIG_URL = 0, FZ_TRIG_DIGITS, FZ_TRIG_HANDLE, FZ_TRIG_AMOUNT, FZ_TRIG_COUNT };
+
+/* --- bit sets ------------------------------------------------------------------- */
+static inline void fz_bit_set(uint64_t *b, uint32_t i) { b[i >> 6] |= (uint64_t)1 << (i & 63); }
+static inline void fz_bit_clear(uint64_t *b, uint32_t i) { b[i >> 6] &= ~((uint64_t)1 << (i & 63)); }
+static inline int fz_bit_test(const uint64_t *b, uint32_t i) { return (int)((b[i >> 6] >> (i & 63)) & 1); }
+
+/* --- compiled rules --------------------------------------------------------------- */
+typedef struct fz_crule {
+    fz_rule_path path;
+    int derived;            /* a combination, or has 'not': evaluated after the scan */
+    pcre2_code *re;         /* evidence / confirmation; NULL for combinations */
+    atomic_int jitted;      /* PCRE2 JIT is compiled lazily, on the first hit */
+} fz_crule;
+
+/* --- entity extraction ------------------------------------------------------------- */
+typedef struct fz_extractor {
+    pcre2_code *url, *phone, *card, *handle, *amount;
+} fz_extractor;
+
+typedef struct fz_entity {
+    int kind;               /* enum fz_entity_kind */
+    uint32_t off, len;      /* the value, in the verdict's string pool */
+    double amount;          /* FZ_ENT_AMOUNT: value in units of currency */
+} fz_entity;
+
+#define FZ_MAX_ENTITIES 48
+
+/* --- the engine ------------------------------------------------------------------------ */
+struct fz_engine {
+    atomic_int refs;
+    uint64_t serial;            /* distinguishes engines, for worker scratch */
+    fz_ruleset *rs;
+    hs_database_t *db;          /* NULL when no rule runs on Hyperscan */
+    hs_scratch_t *proto;        /* prototype scratch, cloned per worker */
+    fz_crule *crules;
+    uint32_t *eval_order;       /* derived rules, dependencies first */
+    size_t n_eval;
+    uint32_t *pcre_only;        /* rules that PCRE2 must scan on every message */
+    size_t n_pcre_only;
+    uint32_t *prefiltered;      /* rules whose Hyperscan hits need confirming */
+    size_t n_prefiltered;
+    size_t n_signals, n_words;
+    fz_extractor ex;
+    pthread_mutex_t jit_lock;
+    char version[96];
+    char *cache_dir;            /* NULL: no database cache */
+    double compile_ms;
+    int from_cache;
+};
+
+/* --- the worker: everything a scan writes ------------------------------------------------ */
+struct fz_worker {
+    fz_norm *norm;
+    hs_scratch_t *scratch;
+    uint64_t scratch_serial;    /* engine the scratch was cloned for */
+    pcre2_match_data *md;       /* one pair: rule evidence */
+    pcre2_match_data *md_ex;    /* with groups: entity extraction */
+    uint64_t *bits;             /* fired signals */
+    uint64_t *cand;             /* prefilter candidates */
+    size_t words_cap;
+    uint32_t triggers;          /* entity kinds whose Hyperscan trigger fired */
+};
+
+/* --- the verdict ---------------------------------------------------------------------------- */
+typedef struct fz_vhit {
+    uint32_t rule;
+    int has_span;
+    uint32_t start, end;        /* original text offsets */
+} fz_vhit;
+
+struct fz_verdict {
+    const fz_engine *engine;
+    fz_action action;
+    double score;
+    long category;              /* index, or -1 */
+    fz_vhit *hits;
+    size_t n_hits, cap_hits;
+    fz_entity ents[FZ_MAX_ENTITIES];
+    size_t n_ents;
+    fz_buf pool;                /* entity strings */
+    long sender_class;          /* class index, n_classes for allowlisted, or -1 */
+    double sender_score;
+    long callback_class;        /* class of the riskiest callback number, or -1 */
+    double callback_score;
+    uint64_t *fired;
+    size_t fired_cap;
+};
+
+/* compile.c */
+int fz_compile(fz_engine *e, fz_diags *diags);
+void fz_compile_free(fz_engine *e);
+/* 1 when a pattern needs Hyperscan's UTF-8 mode to mean what it says. */
+int fz_pattern_needs_utf8(const char *pattern);
+
+/* match.c */
+int fz_match(const fz_engine *e, fz_worker *w, const char *text, size_t len);
+void fz_match_combine(const fz_engine *e, fz_worker *w);
+int fz_match_evidence(const fz_engine *e, fz_worker *w, uint32_t rule, const char *text, size_t len,
+                      size_t *start, size_t *end);
+int fz_crule_jit(const fz_engine *e, uint32_t rule);
+
+/* extract.c */
+int fz_extractor_build(fz_extractor *x, const fz_ruleset *rs, fz_diags *diags);
+void fz_extractor_free(fz_extractor *x);
+/* Extract the entity kinds whose trigger fired into v; sets entity signals. */
+int fz_extract(const fz_engine *e, fz_worker *w, const char *text, size_t len, fz_verdict *v);
+
+/* numbers.c */
+typedef struct fz_number {
+    char digits[24];
+    size_t len;
+    int international;
+} fz_number;
+/* Canonical form of a number as written; 0, or -1 when it is not a number. */
+int fz_number_canon(const char *s, size_t n, fz_number *out);
+/* Class index, rs->n_classes for the allow list, or -1. */
+long fz_number_classify(const fz_ruleset *rs, const fz_number *num);
+
+/* score.c */
+void fz_score(const fz_engine *e, fz_worker *w, fz_verdict *v);
+
+/* verdict.c */
+int fz_verdict_reset(fz_verdict *v, const fz_engine *e);
+int fz_verdict_add_hit(fz_verdict *v, uint32_t rule, int has_span, size_t start, size_t end);
+int fz_verdict_add_entity(fz_verdict *v, int kind, const char *s, size_t n, double amount);
+
+#endif

@@ -1,0 +1,134 @@
+/* match.c — one Hyperscan scan per message, then what Hyperscan leaves to us:
+ * confirming prefilter candidates, running PCRE2-only rules, evaluating
+ * combinations, and finding evidence spans.
+ *
+ * How it works. The scan callback only sets bits: a rule's bit, a prefilter
+ * candidate's bit, or an entity trigger. Candidates are confirmed with the
+ * rule's PCRE2 program. Combinations (and rules with `not`) are evaluated in
+ * dependency order from the bit set — not with HS_FLAG_COMBINATION, whose
+ * cost is paid on every scan. Evidence spans come from PCRE2 afterwards, and
+ * only for rules that fired, which keeps SOM tracking off the hot path. */
+#include <string.h>
+
+#include "engine_internal.h"
+
+typedef struct {
+    uint64_t *bits, *cand;
+    uint32_t n_rules;
+    uint32_t *triggers;
+} scan_ctx;
+
+static int on_match(unsigned int id, unsigned long long from, unsigned long long to, unsigned int flags, void *ud)
+{
+    (void)from;
+    (void)to;
+    (void)flags;
+    scan_ctx *c = ud;
+    if (id < c->n_rules)
+        fz_bit_set(c->bits, id);
+    else if (id >= FZ_ID_PREFILTER_BASE)
+        fz_bit_set(c->cand, id - FZ_ID_PREFILTER_BASE);
+    else
+        *c->triggers |= 1u << (id - c->n_rules);
+    return 0;
+}
+
+int fz_crule_jit(const fz_engine *e, uint32_t rule)
+{
+    fz_crule *c = &e->crules[rule];
+    if (atomic_load_explicit(&c->jitted, memory_order_acquire))
+        return 0;
+    /* Nobody matches with a program before it is JIT-compiled, so the
+     * compile never races with a match on another thread. */
+    pthread_mutex_lock((pthread_mutex_t *)&e->jit_lock);
+    if (!atomic_load_explicit(&c->jitted, memory_order_relaxed)) {
+        int rc = pcre2_jit_compile(c->re, PCRE2_JIT_COMPLETE);
+        atomic_store_explicit(&c->jitted, rc == 0 ? 1 : 2, memory_order_release);
+    }
+    pthread_mutex_unlock((pthread_mutex_t *)&e->jit_lock);
+    return 0;
+}
+
+static int pcre_find(const fz_engine *e, fz_worker *w, uint32_t rule, const char *text, size_t len,
+                     size_t *start, size_t *end)
+{
+    fz_crule_jit(e, rule);
+    const fz_crule *c = &e->crules[rule];
+    int rc = atomic_load_explicit(&c->jitted, memory_order_relaxed) == 1
+                 ? pcre2_jit_match(c->re, (PCRE2_SPTR)text, len, 0, 0, w->md, NULL)
+                 : pcre2_match(c->re, (PCRE2_SPTR)text, len, 0, PCRE2_NO_UTF_CHECK, w->md, NULL);
+    if (rc < 0)
+        return 0;
+    PCRE2_SIZE *ov = pcre2_get_ovector_pointer(w->md);
+    *start = ov[0];
+    *end = ov[1];
+    return 1;
+}
+
+int fz_match(const fz_engine *e, fz_worker *w, const char *text, size_t len)
+{
+    memset(w->bits, 0, e->n_words * sizeof *w->bits);
+    if (e->n_prefiltered)
+        memset(w->cand, 0, e->n_words * sizeof *w->cand);
+    w->triggers = 0;
+    scan_ctx ctx = {w->bits, w->cand, (uint32_t)e->rs->n_rules, &w->triggers};
+    if (hs_scan(e->db, text, (unsigned)len, 0, w->scratch, on_match, &ctx) != HS_SUCCESS)
+        return FZ_EHS;
+    size_t s, t;
+    for (size_t i = 0; i < e->n_prefiltered; i++) {
+        uint32_t r = e->prefiltered[i];
+        if (fz_bit_test(w->cand, r) && pcre_find(e, w, r, text, len, &s, &t))
+            fz_bit_set(w->bits, r);
+    }
+    for (size_t i = 0; i < e->n_pcre_only; i++) {
+        uint32_t r = e->pcre_only[i];
+        if (pcre_find(e, w, r, text, len, &s, &t))
+            fz_bit_set(w->bits, r);
+    }
+    return 0;
+}
+
+static int any_fired(const uint64_t *bits, const fz_ref *refs, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (fz_bit_test(bits, refs[i].signal))
+            return 1;
+    return 0;
+}
+
+void fz_match_combine(const fz_engine *e, fz_worker *w)
+{
+    const fz_rule *rules = e->rs->rules;
+    for (size_t i = 0; i < e->n_eval; i++) {
+        uint32_t r = e->eval_order[i];
+        const fz_rule *rule = &rules[r];
+        int fires;
+        if (rule->kind == FZ_RK_COMBO) {
+            fires = 1;
+            for (size_t k = 0; fires && k < rule->n_all; k++)
+                fires = fz_bit_test(w->bits, rule->all[k].signal);
+            if (fires && rule->n_any) {
+                int count = 0;
+                for (size_t k = 0; k < rule->n_any && count < rule->min; k++)
+                    count += fz_bit_test(w->bits, rule->any[k].signal);
+                fires = count >= rule->min;
+            }
+        } else {
+            fires = fz_bit_test(w->bits, r);
+        }
+        if (fires && any_fired(w->bits, rule->not_, rule->n_not))
+            fires = 0;
+        if (fires)
+            fz_bit_set(w->bits, r);
+        else
+            fz_bit_clear(w->bits, r);
+    }
+}
+
+int fz_match_evidence(const fz_engine *e, fz_worker *w, uint32_t rule, const char *text, size_t len,
+                      size_t *start, size_t *end)
+{
+    if (!e->crules[rule].re)
+        return 0;
+    return pcre_find(e, w, rule, text, len, start, end);
+}

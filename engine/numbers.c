@@ -1,0 +1,225 @@
+/* numbers.c — phone number classes: reading rules/numbers.yaml,
+ * canonicalizing numbers as senders write them, and classifying them.
+ *
+ * How it works. A number is first reduced to digits: separators go, a +86,
+ * 0086 or 86 country code before a Chinese mobile is dropped (the number is
+ * domestic), and any other + or 00 prefix marks it international, keeping the
+ * country code. Classification then walks the classes in file order and
+ * returns the first whose every given condition (international, exact
+ * numbers, prefixes, suffixes, lengths) holds. Domestic numbers on the allow
+ * list come first and get no risk: an international number never does, which
+ * is how a spoofed +2395588 is told from the bank's own 95588. */
+#include <string.h>
+
+#include "engine_internal.h"
+#include "ydoc.h"
+
+int fz_number_canon(const char *s, size_t n, fz_number *out)
+{
+    char d[32];
+    size_t k = 0;
+    int plus = 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (c >= '0' && c <= '9') {
+            if (k >= sizeof d - 1)
+                return -1;
+            d[k++] = c;
+        } else if (c == '+' && k == 0 && !plus) {
+            plus = 1;
+        } else if (c != ' ' && c != '-' && c != '(' && c != ')' && c != '.') {
+            return -1;
+        }
+    }
+    if (k == 0)
+        return -1;
+    const char *p = d;
+    int intl = 0;
+    if (plus) {
+        intl = 1;
+    } else if (k > 2 && p[0] == '0' && p[1] == '0') {
+        intl = 1;
+        p += 2;
+        k -= 2;
+    }
+    if (intl && k > 2 && p[0] == '8' && p[1] == '6') {
+        intl = 0;                           /* +86 / 0086: China itself */
+        p += 2;
+        k -= 2;
+    } else if (!intl && k == 13 && p[0] == '8' && p[1] == '6' && p[2] == '1') {
+        p += 2;                             /* 8613812345678 */
+        k -= 2;
+    }
+    if (k == 0 || k >= sizeof out->digits)
+        return -1;
+    memcpy(out->digits, p, k);
+    out->digits[k] = '\0';
+    out->len = k;
+    out->international = intl;
+    return 0;
+}
+
+static int in_list(const char *digits, size_t len, const char **list, size_t n, int mode)
+{
+    for (size_t i = 0; i < n; i++) {
+        size_t l = strlen(list[i]);
+        if (l > len)
+            continue;
+        if (mode == 0 && l == len && memcmp(digits, list[i], l) == 0) return 1;       /* exact */
+        if (mode == 1 && memcmp(digits, list[i], l) == 0) return 1;                   /* prefix */
+        if (mode == 2 && memcmp(digits + len - l, list[i], l) == 0) return 1;         /* suffix */
+    }
+    return 0;
+}
+
+static int class_matches(const fz_numclass *c, const fz_number *num)
+{
+    if (c->international >= 0 && c->international != num->international)
+        return 0;
+    if (c->n_numbers && !in_list(num->digits, num->len, c->numbers, c->n_numbers, 0))
+        return 0;
+    if (c->n_prefixes && !in_list(num->digits, num->len, c->prefixes, c->n_prefixes, 1))
+        return 0;
+    if (c->n_suffixes && !in_list(num->digits, num->len, c->suffixes, c->n_suffixes, 2))
+        return 0;
+    if (c->n_lengths) {
+        int ok = 0;
+        for (size_t i = 0; i < c->n_lengths; i++)
+            ok |= (size_t)c->lengths[i] == num->len;
+        if (!ok)
+            return 0;
+    }
+    return 1;
+}
+
+long fz_number_classify(const fz_ruleset *rs, const fz_number *num)
+{
+    if (!num->international && in_list(num->digits, num->len, rs->allow_numbers, rs->n_allow, 0))
+        return (long)rs->n_classes;
+    for (size_t i = 0; i < rs->n_classes; i++)
+        if (class_matches(&rs->classes[i], num))
+            return (long)i;
+    return -1;
+}
+
+/* --- numbers.yaml --------------------------------------------------------------- */
+
+static int digits_only(fz_ydoc *d, yaml_node_t **nodes, const char **list, size_t n, const char *cls)
+{
+    int bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *s = list[i];
+        int ok = *s != '\0';
+        for (; *s; s++)
+            ok &= *s >= '0' && *s <= '9';
+        if (!ok) {
+            fz_ydoc_error(d, nodes[i], NULL, "class '%s': '%s' must be digits only", cls, list[i]);
+            bad++;
+        }
+    }
+    return bad;
+}
+
+static int parse_class(fz_ruleset *rs, fz_ydoc *d, yaml_node_t *n, fz_numclass *c)
+{
+    static const char *const keys[] = {"class", "description", "international", "prefixes", "suffixes",
+                                       "numbers", "lengths", "score", "callback_score", NULL};
+    int bad = fz_ydoc_check_keys(d, n, keys, NULL, "a number class");
+    if (!fz_ynode_is(n, YAML_MAPPING_NODE))
+        return bad;
+    memset(c, 0, sizeof *c);
+    c->international = -1;
+    c->pos = (fz_pos){d->file, fz_ynode_line(n), fz_ynode_col(n)};
+    yaml_node_t *v = fz_ydoc_get(d, n, "class");
+    char *name = NULL;
+    if (!v || fz_ydoc_string(d, v, NULL, "class", &name)) {
+        if (!v) fz_ydoc_error(d, n, NULL, "a number class needs 'class' (its name)");
+        return bad + 1;
+    }
+    c->name = name;
+    for (size_t i = 0; i < rs->n_classes; i++)
+        if (strcmp(rs->classes[i].name, name) == 0) {
+            fz_ydoc_error(d, v, NULL, "number class '%s' is defined twice", name);
+            bad++;
+        }
+    if (strcmp(name, "allowlisted") == 0) {
+        fz_ydoc_error(d, v, NULL, "'allowlisted' is reserved for the allow list");
+        bad++;
+    }
+    char *desc;
+    if ((v = fz_ydoc_get(d, n, "description")) && fz_ydoc_string(d, v, NULL, "description", &desc) == 0)
+        c->description = desc;
+    if ((v = fz_ydoc_get(d, n, "international")))
+        bad += fz_ydoc_bool(d, v, name, "international", &c->international) != 0;
+    const char *keys3[3] = {"prefixes", "suffixes", "numbers"};
+    const char ***lists[3] = {&c->prefixes, &c->suffixes, &c->numbers};
+    size_t *counts[3] = {&c->n_prefixes, &c->n_suffixes, &c->n_numbers};
+    for (int k = 0; k < 3; k++) {
+        yaml_node_t **nodes;
+        if (!(v = fz_ydoc_get(d, n, keys3[k])))
+            continue;
+        if (fz_ydoc_strings(d, v, NULL, keys3[k], (char ***)lists[k], &nodes, counts[k]))
+            bad++;
+        else
+            bad += digits_only(d, nodes, *lists[k], *counts[k], name);
+    }
+    if ((v = fz_ydoc_get(d, n, "lengths"))) {
+        char **ls;
+        yaml_node_t **nodes;
+        size_t nl;
+        if (fz_ydoc_strings(d, v, NULL, "lengths", &ls, &nodes, &nl) == 0) {
+            c->lengths = fz_arena_alloc(&rs->arena, (nl ? nl : 1) * sizeof *c->lengths);
+            for (size_t i = 0; c->lengths && i < nl; i++) {
+                double x;
+                if (fz_ydoc_number(d, nodes[i], NULL, "a length", &x) || x < 1 || x > 20 || x != (int)x) {
+                    bad++;
+                    continue;
+                }
+                c->lengths[c->n_lengths++] = (int)x;
+            }
+        } else {
+            bad++;
+        }
+    }
+    if (!(v = fz_ydoc_get(d, n, "score"))) {
+        fz_ydoc_error(d, n, NULL, "number class '%s' needs a 'score'", name);
+        bad++;
+    } else {
+        bad += fz_ydoc_number(d, v, NULL, "score", &c->score) != 0;
+    }
+    if ((v = fz_ydoc_get(d, n, "callback_score")))
+        bad += fz_ydoc_number(d, v, NULL, "callback_score", &c->callback_score) != 0;
+    return bad;
+}
+
+int fz_numbers_parse(fz_ruleset *rs, fz_ydoc *d)
+{
+    static const char *const top[] = {"classes", "allow", NULL};
+    static const char *const allow_keys[] = {"numbers", "description", NULL};
+    yaml_node_t *root = fz_ydoc_root(d);
+    int bad = fz_ydoc_check_keys(d, root, top, NULL, "numbers.yaml");
+    yaml_node_t *classes = fz_ydoc_get(d, root, "classes"), *allow = fz_ydoc_get(d, root, "allow");
+    if (classes && !fz_ynode_is(classes, YAML_SEQUENCE_NODE)) {
+        fz_ydoc_error(d, classes, NULL, "'classes' must be a list");
+        bad++;
+    } else if (classes) {
+        size_t k = (size_t)(classes->data.sequence.items.top - classes->data.sequence.items.start);
+        rs->classes = calloc(k ? k : 1, sizeof *rs->classes);
+        if (!rs->classes)
+            return bad + 1;
+        for (size_t i = 0; i < k; i++) {
+            int e = parse_class(rs, d, fz_ydoc_node(d, classes->data.sequence.items.start[i]),
+                                &rs->classes[rs->n_classes]);
+            if (e == 0)
+                rs->n_classes++;
+            bad += e;
+        }
+    }
+    if (allow) {
+        yaml_node_t *nums = fz_ydoc_get(d, allow, "numbers"), **nodes;
+        bad += fz_ydoc_check_keys(d, allow, allow_keys, NULL, "the allow list");
+        if (nums && fz_ydoc_strings(d, nums, NULL, "allow.numbers", (char ***)&rs->allow_numbers, &nodes, &rs->n_allow) == 0)
+            bad += digits_only(d, nodes, rs->allow_numbers, rs->n_allow, "allow");
+    }
+    return bad;
+}

@@ -1,0 +1,133 @@
+/* ruleset.h — the rule pack as data: categories, rules, number classes,
+ * brands for look-alike domains and the policy, as read from rules/.
+ *
+ * A ruleset is produced by fz_ruleset_load (ruleset.c), which reads and
+ * validates every file; the engine (engine.c) compiles it. All strings and
+ * lists live in the ruleset's arena. */
+#ifndef FZ_RULESET_H
+#define FZ_RULESET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "arena.h"
+#include "diag.h"
+
+typedef struct fz_pos {
+    const char *file;
+    int line, col;
+} fz_pos;
+
+enum { FZ_SEV_LOW = 0, FZ_SEV_MEDIUM, FZ_SEV_HIGH, FZ_SEV_CRITICAL };
+
+typedef struct fz_category {
+    const char *id;
+    const char *title;
+    const char *description;
+    int severity;
+    fz_pos pos;
+} fz_category;
+
+typedef struct fz_example {
+    const char *text;
+    const char *from;       /* NULL unless the example names a sender */
+    int expect_match;
+    fz_pos pos;
+} fz_example;
+
+typedef enum { FZ_RK_LITERAL, FZ_RK_PATTERN, FZ_RK_COMBO } fz_rk;
+
+/* A reference from a combination to a rule or signal, resolved to a signal
+ * index (see signal numbering in engine_internal.h). */
+typedef struct fz_ref {
+    const char *name;
+    fz_pos pos;
+    uint32_t signal;
+} fz_ref;
+
+typedef struct fz_rule {
+    const char *id;
+    uint32_t category;
+    fz_rk kind;
+    const char **literals;  /* normalized */
+    size_t n_literals;
+    const char *pattern;
+    fz_pos pattern_pos;
+    fz_ref *all, *any, *not_;
+    size_t n_all, n_any, n_not;
+    int min;                /* with any */
+    double score;
+    const char *description;
+    fz_example *examples;
+    size_t n_examples;
+    fz_pos pos;
+} fz_rule;
+
+typedef struct fz_numclass {
+    const char *name;
+    const char *description;
+    int international;      /* -1: any, 0: domestic only, 1: international only */
+    const char **prefixes, **suffixes, **numbers;
+    size_t n_prefixes, n_suffixes, n_numbers;
+    int *lengths;
+    size_t n_lengths;
+    double score;
+    double callback_score;
+    fz_pos pos;
+} fz_numclass;
+
+typedef struct fz_brand {
+    const char *name;
+    const char **tokens;    /* strings that, inside a host name, name the brand */
+    const char **official;  /* its genuine registrable domains */
+    size_t n_tokens, n_official;
+} fz_brand;
+
+typedef struct fz_policy {
+    const char *version;
+    double suspect;
+    double block;
+} fz_policy;
+
+typedef struct fz_source_file {
+    const char *name;       /* as shown in diagnostics */
+    const char *data;
+    size_t len;
+} fz_source_file;
+
+typedef struct fz_ruleset {
+    fz_arena arena;
+    fz_category *categories;
+    size_t n_categories;
+    fz_rule *rules;
+    size_t n_rules;
+    fz_numclass *classes;
+    size_t n_classes;
+    const char **allow_numbers;
+    size_t n_allow;
+    fz_brand *brands;
+    size_t n_brands;
+    const char **typo_tlds;
+    size_t n_typo_tlds;
+    fz_policy policy;
+    const char *source;     /* "embedded" or the directory */
+    char hash[33];          /* hex XXH3-128 of every file's name and content */
+    fz_source_file *files;  /* kept for the warning stage and for tools */
+    size_t n_files;
+} fz_ruleset;
+
+/* Read and validate a pack from dir (NULL: the embedded pack). Every problem
+ * goes to diags; returns NULL when there was any error. */
+fz_ruleset *fz_ruleset_load(const char *dir, fz_diags *diags);
+void fz_ruleset_free(fz_ruleset *rs);
+
+/* Parsers for the special files, in the files that own those stages. Each
+ * reports problems to diags and returns the number of errors. */
+struct fz_ydoc;
+int fz_numbers_parse(fz_ruleset *rs, struct fz_ydoc *d);
+int fz_policy_parse(fz_ruleset *rs, struct fz_ydoc *d);
+int fz_domains_parse(fz_ruleset *rs, struct fz_ydoc *d);
+
+const char *fz_severity_name(int sev);
+
+#endif

@@ -1,0 +1,32 @@
+/* fanzha/buf.h — a growable byte buffer, reused across messages.
+ *
+ * Buffers grow geometrically and never shrink, so steady-state use (one
+ * buffer per thread, cleared per message) allocates nothing. */
+#ifndef FANZHA_BUF_H
+#define FANZHA_BUF_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct fz_buf {
+    char *data;     /* always NUL-terminated when cap > 0 */
+    size_t len;
+    size_t cap;
+} fz_buf;
+
+#define FZ_BUF_INIT {NULL, 0, 0}
+
+void fz_buf_free(fz_buf *b);
+/* Make room for `extra` more bytes (plus the terminating NUL). 0 or FZ_ENOMEM. */
+int fz_buf_reserve(fz_buf *b, size_t extra);
+int fz_buf_append(fz_buf *b, const void *data, size_t len);
+int fz_buf_puts(fz_buf *b, const char *s);
+static inline void fz_buf_clear(fz_buf *b) { b->len = 0; if (b->cap) b->data[0] = '\0'; }
+
+#ifdef __cplusplus
+}
+#endif
+#endif

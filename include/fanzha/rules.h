@@ -1,0 +1,63 @@
+/* fanzha/rules.h — the rule maintainer's view of a compiled pack: its rules,
+ * and their examples run as regression tests. */
+#ifndef FANZHA_RULES_H
+#define FANZHA_RULES_H
+
+#include <stddef.h>
+#include "engine.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum fz_rule_kind {
+    FZ_RULE_LITERAL = 0,
+    FZ_RULE_PATTERN = 1,
+    FZ_RULE_COMBINATION = 2
+} fz_rule_kind;
+
+typedef enum fz_rule_path {
+    FZ_PATH_HYPERSCAN = 0,  /* fast path */
+    FZ_PATH_PREFILTER = 1,  /* Hyperscan prefilter, confirmed with PCRE2 */
+    FZ_PATH_PCRE2 = 2,      /* PCRE2 alone, on every message */
+    FZ_PATH_NONE = 3        /* combinations: evaluated from other rules */
+} fz_rule_path;
+
+typedef struct fz_rule_info {
+    const char *id;
+    const char *category;
+    const char *description;   /* may be NULL */
+    const char *file;
+    int line, col;
+    fz_rule_kind kind;
+    fz_rule_path path;
+    double score;
+    size_t n_match_examples, n_no_match_examples;
+} fz_rule_info;
+
+/* Rule i (0 <= i < fz_engine_rule_count) or FZ_EINVAL. */
+int fz_engine_rule(const fz_engine *e, size_t i, fz_rule_info *out);
+/* Index of a rule id, or -1. */
+long fz_engine_rule_index(const fz_engine *e, const char *id);
+
+typedef struct fz_example_failure {
+    const char *rule;
+    const char *file;
+    int line, col;          /* where the example is written */
+    int expected_match;     /* 1: a match example that did not fire; 0: a no_match that did */
+    const char *text;
+    const char *normalized;
+    const char *fired;      /* comma-separated ids of the rules that did fire */
+} fz_example_failure;
+
+typedef void (*fz_example_fn)(void *ud, const fz_example_failure *f);
+
+/* Run every example of every rule through the whole engine. Reports each
+ * failure to cb; returns 0 and fills the counts (or a negative code when
+ * scanning itself fails). */
+int fz_rules_test(const fz_engine *e, fz_example_fn cb, void *ud, size_t *passed, size_t *failed);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

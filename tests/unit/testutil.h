@@ -1,0 +1,43 @@
+/* testutil.h — shared helpers for the cmocka unit tests. */
+#ifndef FZ_TESTUTIL_H
+#define FZ_TESTUTIL_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "fanzha/fanzha.h"
+
+/* Path of a file under the source tree (tests run from there anyway). */
+const char *tu_path(const char *rel);
+
+/* An engine built from a rule pack directory (relative to the source tree);
+ * fails the test if it does not build. */
+fz_engine *tu_engine(const char *rules_dir);
+
+/* Collected diagnostics of a pack that is expected to fail. */
+typedef struct tu_diags {
+    char lines[64][1200];
+    int n;
+    int errors;
+} tu_diags;
+
+/* Build an engine from rules_dir expecting it to fail; returns the code. */
+int tu_engine_fails(const char *rules_dir, tu_diags *out);
+/* 1 when some collected diagnostic contains all of the given substrings. */
+int tu_diags_have(const tu_diags *d, const char *a, const char *b);
+
+/* Write files into a fresh temporary pack directory: pairs of (relative
+ * path, content), NULL-terminated. Returns the directory (static storage). */
+const char *tu_pack(const char *first_path, ...);
+
+/* Scan a text (and optional sender) with a shared worker and verdict. */
+fz_verdict *tu_scan(fz_engine *e, const char *text, const char *from);
+
+/* The verdict as a JSON line (static storage). */
+const char *tu_json(fz_verdict *v, const char *text, const char *from);
+
+void tu_cleanup(void);
+
+#endif

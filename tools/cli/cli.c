@@ -1,0 +1,100 @@
+/* cli.c — helpers shared by the subcommands (see cli.h). */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+int cli_opt(int argc, char **argv, int *i, const char *name, const char **value)
+{
+    const char *a = argv[*i];
+    size_t n = strlen(name);
+    if (strncmp(a, name, n) != 0)
+        return 0;
+    if (a[n] == '=') {
+        *value = a + n + 1;
+        return 1;
+    }
+    if (a[n] != '\0')
+        return 0;
+    if (*i + 1 >= argc) {
+        fprintf(stderr, "fanzha: option %s needs a value\n", name);
+        exit(EXIT_USAGE);
+    }
+    *value = argv[++*i];
+    return 1;
+}
+
+int cli_flag(char **argv, int i, const char *name)
+{
+    return strcmp(argv[i], name) == 0;
+}
+
+int cli_uint(const char *name, const char *s, unsigned long *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long v = strtoul(s, &end, 10);
+    if (errno || end == s || *end || s[0] == '-') {
+        fprintf(stderr, "fanzha: %s expects a whole number, not '%s'\n", name, s);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+const char *cli_default_cache(void)
+{
+    static char path[4096];
+    const char *env = getenv("FANZHA_CACHE");
+    if (env)
+        return *env ? env : NULL;
+    const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+    if (xdg && *xdg)
+        snprintf(path, sizeof path, "%s/fanzha", xdg);
+    else if (home && *home)
+        snprintf(path, sizeof path, "%s/.cache/fanzha", home);
+    else
+        return NULL;
+    return path;
+}
+
+typedef struct {
+    fz_diag_level level;
+    int errors_printed;
+} diag_ctx;
+
+/* Errors print as "file:line:col: rule 'id': what"; warnings and notes say
+ * what they are after the position, as compilers do. */
+static void print_diag(void *ud, const fz_diag *d)
+{
+    diag_ctx *c = ud;
+    if (d->level > c->level)
+        return;
+    char line[1200];
+    c->errors_printed += d->level == FZ_DIAG_ERROR;
+    fz_diag_format(d, line, sizeof line);
+    fprintf(stderr, "%s\n", line);
+}
+
+int cli_load_engine(const char *rules_dir, const char *cache_dir, fz_diag_level level, fz_engine **out)
+{
+    diag_ctx ctx = {level, 0};
+    fz_engine_config cfg = {rules_dir, cache_dir, print_diag, &ctx};
+    fz_error err;
+    int rc = fz_engine_new(&cfg, out, &err);
+    if (rc && ctx.errors_printed == 0)
+        fprintf(stderr, "fanzha: %s\n", err.message);
+    return rc;
+}
+
+void cli_error(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "fanzha %s: ", cmd);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}

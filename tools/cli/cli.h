@@ -1,0 +1,36 @@
+/* cli.h — what the fanzha subcommands share: option parsing helpers,
+ * loading an engine with its diagnostics printed, and error reporting. */
+#ifndef FZ_CLI_H
+#define FZ_CLI_H
+
+#include <stdio.h>
+
+#include "fanzha/fanzha.h"
+
+typedef int (*fz_cmd_fn)(int argc, char **argv);
+
+int cmd_scan(int argc, char **argv);
+int cmd_rules(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
+
+/* Exit codes: 0 success, 1 the job found a problem (rule errors, failed
+ * examples), 2 usage errors, 3 runtime failures (I/O, memory). */
+enum { EXIT_USAGE = 2, EXIT_RUNTIME = 3 };
+
+/* 1 when argv[*i] is the option name (or --name=value); *value gets its
+ * value (the next argument, which is consumed). Reports a missing value. */
+int cli_opt(int argc, char **argv, int *i, const char *name, const char **value);
+int cli_flag(char **argv, int i, const char *name);
+/* Parse a non-negative integer option value, or print an error. */
+int cli_uint(const char *name, const char *s, unsigned long *out);
+
+/* The default database cache directory ($FANZHA_CACHE, else
+ * $XDG_CACHE_HOME/fanzha, else ~/.cache/fanzha), or NULL. */
+const char *cli_default_cache(void);
+
+/* Build an engine; print its diagnostics at or above `level` to stderr. */
+int cli_load_engine(const char *rules_dir, const char *cache_dir, fz_diag_level level, fz_engine **out);
+
+void cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif
