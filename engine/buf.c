@@ -12,7 +12,7 @@ void fz_buf_free(fz_buf *b)
     b->len = b->cap = 0;
 }
 
-int fz_buf_reserve(fz_buf *b, size_t extra)
+int fz_buf_grow(fz_buf *b, size_t extra)
 {
     size_t need = b->len + extra + 1;
     if (need <= b->cap)
@@ -26,20 +26,4 @@ int fz_buf_reserve(fz_buf *b, size_t extra)
     b->data = p;
     b->cap = cap;
     return 0;
-}
-
-int fz_buf_append(fz_buf *b, const void *data, size_t len)
-{
-    if (fz_buf_reserve(b, len))
-        return FZ_ENOMEM;
-    if (len)
-        memcpy(b->data + b->len, data, len);
-    b->len += len;
-    b->data[b->len] = '\0';
-    return 0;
-}
-
-int fz_buf_puts(fz_buf *b, const char *s)
-{
-    return fz_buf_append(b, s, strlen(s));
 }

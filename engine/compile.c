@@ -15,6 +15,7 @@
  * prefilter hits and to find evidence spans for the rules that fired; it is
  * JIT-compiled on first use (match.c). Combinations and rules with `not` are
  * ordered so that each is evaluated after everything it refers to. */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -264,6 +265,73 @@ static void order_derived(fz_engine *e, uint32_t r, unsigned char *state)
         e->eval_order[e->n_eval++] = r;
 }
 
+/* Longest match of a rule, in bytes: it bounds where evidence can start
+ * before the end offset Hyperscan reported. */
+static uint32_t rule_max_width(const fz_rule *r)
+{
+    if (r->kind == FZ_RK_LITERAL) {
+        size_t w = 0;
+        for (size_t i = 0; i < r->n_literals; i++)
+            if (strlen(r->literals[i]) > w)
+                w = strlen(r->literals[i]);
+        return (uint32_t)w;
+    }
+    hs_expr_info_t *info = NULL;
+    hs_compile_error_t *err = NULL;
+    unsigned flags = HS_FLAG_CASELESS | HS_FLAG_DOTALL | (fz_pattern_needs_utf8(r->pattern) ? HS_FLAG_UTF8 : 0);
+    uint32_t w = UINT32_MAX;
+    if (hs_expression_info(r->pattern, flags, &info, &err) == HS_SUCCESS && info->max_width != UINT_MAX)
+        w = info->max_width;
+    free(info);
+    hs_free_compile_error(err);
+    return w;
+}
+
+/* For each signal, the derived rules it can make fire: the combinations
+ * that list it under all/any, and a rule with `not` for its own hit. A
+ * message only evaluates the derived rules some fired signal points at. */
+static int build_dependents(fz_engine *e)
+{
+    const fz_ruleset *rs = e->rs;
+    size_t ns = fz_signal_count(rs), total = 0;
+    e->dep_start = calloc(ns + 1, sizeof *e->dep_start);
+    if (!e->dep_start)
+        return FZ_ENOMEM;
+    for (int pass = 0; pass < 2; pass++) {
+        uint32_t *fill = pass ? calloc(ns + 1, sizeof *fill) : NULL;
+        if (pass && !fill)
+            return FZ_ENOMEM;
+        for (size_t k = 0; k < e->n_eval; k++) {
+            uint32_t r = e->eval_order[k];
+            const fz_rule *rule = &rs->rules[r];
+            const fz_ref *lists[2] = {rule->all, rule->any};
+            size_t counts[2] = {rule->n_all, rule->n_any};
+            for (int l = 0; l < 2; l++)
+                for (size_t i = 0; i < counts[l]; i++) {
+                    uint32_t s = lists[l][i].signal;
+                    if (pass)
+                        e->dep_list[e->dep_start[s] + fill[s]++] = (uint32_t)k;
+                    else
+                        e->dep_start[s + 1]++, total++;
+                }
+            if (rule->kind != FZ_RK_COMBO) {
+                if (pass)
+                    e->dep_list[e->dep_start[r] + fill[r]++] = (uint32_t)k;
+                else
+                    e->dep_start[r + 1]++, total++;
+            }
+        }
+        if (!pass) {
+            for (size_t s = 0; s < ns; s++)
+                e->dep_start[s + 1] += e->dep_start[s];
+            if (!(e->dep_list = calloc(total ? total : 1, sizeof *e->dep_list)))
+                return FZ_ENOMEM;
+        }
+        free(fill);
+    }
+    return 0;
+}
+
 static int prepare_rules(fz_engine *e, fz_diags *diags)
 {
     const fz_ruleset *rs = e->rs;
@@ -282,6 +350,7 @@ static int prepare_rules(fz_engine *e, fz_diags *diags)
         fz_crule *c = &e->crules[r];
         c->derived = rule->kind == FZ_RK_COMBO || rule->n_not > 0;
         c->path = rule->kind == FZ_RK_COMBO ? FZ_PATH_NONE : FZ_PATH_HYPERSCAN;
+        c->max_width = rule->kind == FZ_RK_COMBO ? 0 : rule_max_width(rule);
         if (rule->kind != FZ_RK_COMBO && !(c->re = pcre_for_rule(rule))) {
             fz_diag_emit(diags, FZ_DIAG_ERROR, rule->pos.file, rule->pos.line, rule->pos.col, rule->id,
                          "PCRE2 cannot compile this rule");
@@ -292,7 +361,9 @@ static int prepare_rules(fz_engine *e, fz_diags *diags)
     for (uint32_t r = 0; r < n; r++)
         order_derived(e, r, state);
     free(state);
-    return 0;
+    for (size_t k = 0; k < e->n_eval; k++)
+        e->crules[e->eval_order[k]].eval_pos = (uint32_t)k;
+    return build_dependents(e);
 }
 
 static void list_slow_paths(fz_engine *e)
@@ -342,6 +413,8 @@ void fz_compile_free(fz_engine *e)
             pcre2_code_free(e->crules[r].re);
     free(e->crules);
     free(e->eval_order);
+    free(e->dep_start);
+    free(e->dep_list);
     free(e->pcre_only);
     free(e->prefiltered);
     hs_free_scratch(e->proto);

@@ -131,6 +131,8 @@ void fz_worker_free(fz_worker *w)
     pcre2_match_data_free(w->md_ex);
     free(w->bits);
     free(w->cand);
+    free(w->ends);
+    free(w->pending);
     free(w);
 }
 
@@ -152,6 +154,21 @@ static int worker_prepare(fz_worker *w, const fz_engine *e)
         if (!b || !c)
             return FZ_ENOMEM;
         w->words_cap = e->n_words;
+    }
+    size_t pw = (e->n_eval + 63) / 64 + 1;
+    if (w->pending_cap < pw) {
+        uint64_t *p = realloc(w->pending, pw * sizeof *p);
+        if (!p)
+            return FZ_ENOMEM;
+        w->pending = p;
+        w->pending_cap = pw;
+    }
+    if (w->ends_cap < e->rs->n_rules + 1) {
+        uint32_t *n = realloc(w->ends, (e->rs->n_rules + 1) * sizeof *n);
+        if (!n)
+            return FZ_ENOMEM;
+        w->ends = n;
+        w->ends_cap = e->rs->n_rules + 1;
     }
     w->scratch_serial = e->serial;
     return 0;

@@ -46,13 +46,18 @@ static inline int fz_bit_test(const uint64_t *b, uint32_t i) { return (int)((b[i
 typedef struct fz_crule {
     fz_rule_path path;
     int derived;            /* a combination, or has 'not': evaluated after the scan */
+    uint32_t eval_pos;      /* derived rules: position in eval_order */
+    uint32_t max_width;     /* longest match in bytes, UINT32_MAX if unbounded */
     pcre2_code *re;         /* evidence / confirmation; NULL for combinations */
     atomic_int jitted;      /* PCRE2 JIT is compiled lazily, on the first hit */
 } fz_crule;
 
 /* --- entity extraction ------------------------------------------------------------- */
 typedef struct fz_extractor {
-    pcre2_code *url, *phone, *card, *handle, *amount;
+    pcre2_code *url;        /* anchored at a URL-like token */
+    pcre2_code *digits;     /* anchored at a digit run: card | phone | amount */
+    pcre2_code *money;      /* anchored at a currency sign */
+    pcre2_code *handle;     /* scanned: starts with a contact word */
 } fz_extractor;
 
 typedef struct fz_entity {
@@ -73,6 +78,8 @@ struct fz_engine {
     fz_crule *crules;
     uint32_t *eval_order;       /* derived rules, dependencies first */
     size_t n_eval;
+    uint32_t *dep_start;        /* per signal: its dependents are dep_list[dep_start[s] .. dep_start[s+1]) */
+    uint32_t *dep_list;         /* eval positions of the derived rules that a signal can make fire */
     uint32_t *pcre_only;        /* rules that PCRE2 must scan on every message */
     size_t n_pcre_only;
     uint32_t *prefiltered;      /* rules whose Hyperscan hits need confirming */
@@ -96,6 +103,10 @@ struct fz_worker {
     uint64_t *bits;             /* fired signals */
     uint64_t *cand;             /* prefilter candidates */
     size_t words_cap;
+    uint32_t *ends;             /* per rule: end of its first Hyperscan match (valid when its bit is set) */
+    size_t ends_cap;
+    uint64_t *pending;          /* derived rules to evaluate, by eval position */
+    size_t pending_cap;
     uint32_t triggers;          /* entity kinds whose Hyperscan trigger fired */
 };
 

@@ -14,6 +14,7 @@
 
 typedef struct {
     uint64_t *bits, *cand;
+    uint32_t *ends;
     uint32_t n_rules;
     uint32_t *triggers;
 } scan_ctx;
@@ -21,11 +22,12 @@ typedef struct {
 static int on_match(unsigned int id, unsigned long long from, unsigned long long to, unsigned int flags, void *ud)
 {
     (void)from;
-    (void)to;
     (void)flags;
     scan_ctx *c = ud;
-    if (id < c->n_rules)
+    if (id < c->n_rules) {
         fz_bit_set(c->bits, id);
+        c->ends[id] = (uint32_t)to;
+    }
     else if (id >= FZ_ID_PREFILTER_BASE)
         fz_bit_set(c->cand, id - FZ_ID_PREFILTER_BASE);
     else
@@ -49,14 +51,15 @@ int fz_crule_jit(const fz_engine *e, uint32_t rule)
     return 0;
 }
 
+/* First match of the rule's PCRE2 program at or after byte `from`. */
 static int pcre_find(const fz_engine *e, fz_worker *w, uint32_t rule, const char *text, size_t len,
-                     size_t *start, size_t *end)
+                     size_t from, size_t *start, size_t *end)
 {
     fz_crule_jit(e, rule);
     const fz_crule *c = &e->crules[rule];
     int rc = atomic_load_explicit(&c->jitted, memory_order_relaxed) == 1
-                 ? pcre2_jit_match(c->re, (PCRE2_SPTR)text, len, 0, 0, w->md, NULL)
-                 : pcre2_match(c->re, (PCRE2_SPTR)text, len, 0, PCRE2_NO_UTF_CHECK, w->md, NULL);
+                 ? pcre2_jit_match(c->re, (PCRE2_SPTR)text, len, from, 0, w->md, NULL)
+                 : pcre2_match(c->re, (PCRE2_SPTR)text, len, from, PCRE2_NO_UTF_CHECK, w->md, NULL);
     if (rc < 0)
         return 0;
     PCRE2_SIZE *ov = pcre2_get_ovector_pointer(w->md);
@@ -71,18 +74,18 @@ int fz_match(const fz_engine *e, fz_worker *w, const char *text, size_t len)
     if (e->n_prefiltered)
         memset(w->cand, 0, e->n_words * sizeof *w->cand);
     w->triggers = 0;
-    scan_ctx ctx = {w->bits, w->cand, (uint32_t)e->rs->n_rules, &w->triggers};
+    scan_ctx ctx = {w->bits, w->cand, w->ends, (uint32_t)e->rs->n_rules, &w->triggers};
     if (hs_scan(e->db, text, (unsigned)len, 0, w->scratch, on_match, &ctx) != HS_SUCCESS)
         return FZ_EHS;
     size_t s, t;
     for (size_t i = 0; i < e->n_prefiltered; i++) {
         uint32_t r = e->prefiltered[i];
-        if (fz_bit_test(w->cand, r) && pcre_find(e, w, r, text, len, &s, &t))
+        if (fz_bit_test(w->cand, r) && pcre_find(e, w, r, text, len, 0, &s, &t))
             fz_bit_set(w->bits, r);
     }
     for (size_t i = 0; i < e->n_pcre_only; i++) {
         uint32_t r = e->pcre_only[i];
-        if (pcre_find(e, w, r, text, len, &s, &t))
+        if (pcre_find(e, w, r, text, len, 0, &s, &t))
             fz_bit_set(w->bits, r);
     }
     return 0;
@@ -96,39 +99,79 @@ static int any_fired(const uint64_t *bits, const fz_ref *refs, size_t n)
     return 0;
 }
 
+static int evaluate(const fz_rule *rule, uint32_t r, const uint64_t *bits)
+{
+    int fires;
+    if (rule->kind == FZ_RK_COMBO) {
+        fires = 1;
+        for (size_t k = 0; fires && k < rule->n_all; k++)
+            fires = fz_bit_test(bits, rule->all[k].signal);
+        if (fires && rule->n_any) {
+            int count = 0;
+            for (size_t k = 0; k < rule->n_any && count < rule->min; k++)
+                count += fz_bit_test(bits, rule->any[k].signal);
+            fires = count >= rule->min;
+        }
+    } else {
+        fires = fz_bit_test(bits, r);
+    }
+    return fires && !any_fired(bits, rule->not_, rule->n_not);
+}
+
+static void mark_dependents(const fz_engine *e, uint64_t *pending, uint32_t signal)
+{
+    for (uint32_t i = e->dep_start[signal]; i < e->dep_start[signal + 1]; i++)
+        fz_bit_set(pending, e->dep_list[i]);
+}
+
+/* Evaluate the derived rules that some fired signal points at, in
+ * dependency order. A rule that fires marks its own dependents, which sit
+ * later in the order, so one forward sweep is enough. */
 void fz_match_combine(const fz_engine *e, fz_worker *w)
 {
+    if (!e->n_eval)
+        return;
+    size_t pw = (e->n_eval + 63) / 64;
+    uint64_t *pending = w->pending;
+    memset(pending, 0, pw * sizeof *pending);
+    for (size_t word = 0; word < e->n_words; word++)
+        for (uint64_t b = w->bits[word]; b; b &= b - 1)
+            mark_dependents(e, pending, (uint32_t)(word * 64 + (size_t)__builtin_ctzll(b)));
     const fz_rule *rules = e->rs->rules;
-    for (size_t i = 0; i < e->n_eval; i++) {
-        uint32_t r = e->eval_order[i];
-        const fz_rule *rule = &rules[r];
-        int fires;
-        if (rule->kind == FZ_RK_COMBO) {
-            fires = 1;
-            for (size_t k = 0; fires && k < rule->n_all; k++)
-                fires = fz_bit_test(w->bits, rule->all[k].signal);
-            if (fires && rule->n_any) {
-                int count = 0;
-                for (size_t k = 0; k < rule->n_any && count < rule->min; k++)
-                    count += fz_bit_test(w->bits, rule->any[k].signal);
-                fires = count >= rule->min;
+    for (size_t word = 0; word < pw; word++) {
+        while (pending[word]) {
+            uint32_t pos = (uint32_t)(word * 64 + (size_t)__builtin_ctzll(pending[word]));
+            pending[word] &= pending[word] - 1;
+            uint32_t r = e->eval_order[pos];
+            if (evaluate(&rules[r], r, w->bits)) {
+                if (!fz_bit_test(w->bits, r)) {
+                    fz_bit_set(w->bits, r);
+                    mark_dependents(e, pending, r);
+                }
+            } else {
+                fz_bit_clear(w->bits, r);
             }
-        } else {
-            fires = fz_bit_test(w->bits, r);
         }
-        if (fires && any_fired(w->bits, rule->not_, rule->n_not))
-            fires = 0;
-        if (fires)
-            fz_bit_set(w->bits, r);
-        else
-            fz_bit_clear(w->bits, r);
     }
 }
 
 int fz_match_evidence(const fz_engine *e, fz_worker *w, uint32_t rule, const char *text, size_t len,
                       size_t *start, size_t *end)
 {
-    if (!e->crules[rule].re)
+    const fz_crule *c = &e->crules[rule];
+    if (!c->re)
         return 0;
-    return pcre_find(e, w, rule, text, len, start, end);
+    /* Hyperscan said where the first match ends; a match is at most
+     * max_width long, so the search can start that far back (on a
+     * character boundary). Slow-path rules search from the start. */
+    size_t from = 0;
+    if (c->path == FZ_PATH_HYPERSCAN && c->max_width != UINT32_MAX && w->ends[rule] <= len) {
+        size_t stop = w->ends[rule];
+        from = stop > c->max_width ? stop - c->max_width : 0;
+        while (from > 0 && ((unsigned char)text[from] & 0xC0) == 0x80)
+            from--;
+    }
+    if (pcre_find(e, w, rule, text, len, from, start, end))
+        return 1;
+    return from > 0 && pcre_find(e, w, rule, text, len, 0, start, end);
 }

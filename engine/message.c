@@ -29,6 +29,7 @@ struct fz_reader {
     fz_buf extra;       /* unknown members, raw */
     fz_buf line;        /* the record with NUL bytes removed, when it had some */
     fz_buf fields;      /* decoded CSV fields, and repaired strings */
+    fz_buf id;          /* a string id, as JSON */
 };
 
 /* --- cJSON allocation through the thread's arena ------------------------------------ */
@@ -71,6 +72,7 @@ void fz_reader_free(fz_reader *r)
     fz_buf_free(&r->extra);
     fz_buf_free(&r->line);
     fz_buf_free(&r->fields);
+    fz_buf_free(&r->id);
     free(r);
 }
 
@@ -143,17 +145,6 @@ static size_t raw_members(const char *text, size_t len, raw_member *out, size_t 
 
 /* --- JSON records ------------------------------------------------------------------------- */
 
-static int has_nul_escape(const char *s, size_t n)
-{
-    for (size_t i = 0; i + 5 < n; i++)
-        if (s[i] == '\\') {
-            if (s[i + 1] == 'u' && s[i + 2] == '0' && s[i + 3] == '0' && s[i + 4] == '0' && s[i + 5] == '0')
-                return 1;
-            i++;
-        }
-    return 0;
-}
-
 /* Decode a raw JSON string that contains \u0000, dropping those escapes. */
 static int decode_without_nul(fz_reader *r, const char *raw, size_t n, fz_str *out)
 {
@@ -179,11 +170,14 @@ static int decode_without_nul(fz_reader *r, const char *raw, size_t n, fz_str *o
     return 0;
 }
 
-static int field_value(fz_reader *r, const cJSON *item, const raw_member *raw, const char *name,
-                       fz_str *out, fz_error *err)
+/* A string field is decoded by cJSON; a number is taken as written
+ * (13812345678 stays exact). A text with \u0000 in it is decoded again
+ * without those escapes, since cJSON strings end at the first NUL. */
+static int field_value(fz_reader *r, const cJSON *item, const raw_member *raw, int nul_escape,
+                       const char *name, fz_str *out, fz_error *err)
 {
     if (cJSON_IsString(item)) {
-        if (raw && has_nul_escape(raw->value, (size_t)(raw->end - raw->value)))
+        if (nul_escape && raw)
             return decode_without_nul(r, raw->value, (size_t)(raw->end - raw->value), out)
                        ? fz_error_set(err, FZ_EPARSE, "field '%s' cannot be decoded", name) : 0;
         out->ptr = item->valuestring;
@@ -191,13 +185,31 @@ static int field_value(fz_reader *r, const cJSON *item, const raw_member *raw, c
         return 0;
     }
     if (cJSON_IsNumber(item) && raw) {
-        out->ptr = raw->value;              /* as written: 13812345678 stays exact */
+        out->ptr = raw->value;
         out->len = (size_t)(raw->end - raw->value);
         return 0;
     }
     if (cJSON_IsNull(item))
         return 0;
     return fz_error_set(err, FZ_EPARSE, "field '%s' must be a string", name);
+}
+
+static int is_known(const char *k)
+{
+    return strcmp(k, "id") == 0 || strcmp(k, "text") == 0 || strcmp(k, "from") == 0 || strcmp(k, "to") == 0 ||
+           strcmp(k, "ts") == 0;
+}
+
+/* Raw spans are needed for unknown members, for values that are not
+ * strings, and to decode a text holding \u0000; most records need none. */
+static int needs_raw(const cJSON *root, int nul_escape)
+{
+    if (nul_escape)
+        return 1;
+    for (const cJSON *it = root->child; it; it = it->next)
+        if (!cJSON_IsString(it) || !is_known(it->string))
+            return 1;
+    return 0;
 }
 
 static int add_extra(fz_reader *r, const raw_member *raw)
@@ -242,27 +254,40 @@ int fz_reader_parse_json(fz_reader *r, const char *line, size_t len, fz_message 
     }
     if (!cJSON_IsObject(root))
         return fz_error_set(err, FZ_EPARSE, "a record must be a JSON object");
-    raw_member raws[64];
-    size_t nraw = raw_members(line, len, raws, 64);
+    int nul_escape = memmem(line, len, "\\u0000", 6) != NULL;
+    raw_member local[64], *raws = local;
+    size_t members = (size_t)cJSON_GetArraySize(root), nraw = 0;
+    if (members > 64 && !(raws = fz_arena_alloc(&r->arena, members * sizeof *raws)))
+        return fz_error_set(err, FZ_ENOMEM, "out of memory");
+    if (needs_raw(root, nul_escape))
+        nraw = raw_members(line, len, raws, members);
     size_t i = 0;
     int rc = 0, have_text = 0;
     for (cJSON *it = root->child; it && !rc; it = it->next, i++) {
         const raw_member *raw = i < nraw ? &raws[i] : NULL;
         const char *k = it->string;
-        if (strcmp(k, "id") == 0 && raw) {
-            m->id_json.ptr = raw->value;
-            m->id_json.len = (size_t)(raw->end - raw->value);
+        if (strcmp(k, "id") == 0) {
+            if (raw) {
+                m->id_json.ptr = raw->value;
+                m->id_json.len = (size_t)(raw->end - raw->value);
+            } else if (cJSON_IsString(it)) {
+                fz_buf_clear(&r->id);
+                if (fz_json_str(&r->id, it->valuestring, strlen(it->valuestring)))
+                    rc = fz_error_set(err, FZ_ENOMEM, "out of memory");
+                m->id_json.ptr = r->id.data;
+                m->id_json.len = r->id.len;
+            }
         } else if (strcmp(k, "text") == 0) {
             if (!cJSON_IsString(it))
                 rc = fz_error_set(err, FZ_EPARSE, "field 'text' must be a string");
             else
-                rc = field_value(r, it, raw, "text", &m->text, err), have_text = 1;
+                rc = field_value(r, it, raw, nul_escape, "text", &m->text, err), have_text = 1;
         } else if (strcmp(k, "from") == 0) {
-            rc = field_value(r, it, raw, "from", &m->from, err);
+            rc = field_value(r, it, raw, 0, "from", &m->from, err);
         } else if (strcmp(k, "to") == 0) {
-            rc = field_value(r, it, raw, "to", &m->to, err);
+            rc = field_value(r, it, raw, 0, "to", &m->to, err);
         } else if (strcmp(k, "ts") == 0) {
-            rc = field_value(r, it, raw, "ts", &m->ts, err);
+            rc = field_value(r, it, raw, 0, "ts", &m->ts, err);
         } else if (raw && add_extra(r, raw)) {
             rc = fz_error_set(err, FZ_ENOMEM, "out of memory");
         }

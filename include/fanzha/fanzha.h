@@ -14,6 +14,7 @@
 #include "engine.h"
 #include "rules.h"
 #include "scan.h"
+#include "bench.h"
 
 #ifdef __cplusplus
 extern "C" {
