@@ -29,7 +29,7 @@ static const char *const k_triggers[FZ_TRIG_COUNT] = {
     [FZ_TRIG_URL] = "(?:https?://|www\\.|[a-z0-9-]\\.[a-z]{2})",
     [FZ_TRIG_DIGITS] = "(?:\\d{3}[- ]?\\d{2}|\\+\\d{2})",
     [FZ_TRIG_HANDLE] = "(?:qq|扣扣|企鹅|微信|薇信|威信|v信|vx|wx|wechat|telegram|whatsapp|飞机号)",
-    [FZ_TRIG_AMOUNT] = "(?:\\d\\s?(?:元|万|块|千|百|rmb|usd|美元)|[¥$€£]|人民币)",
+    [FZ_TRIG_AMOUNT] = "(?:\\d\\s?(?:元|万|块|千|百|rmb|usd|美元)|[¥$€£]|人民币|rmb)",
 };
 
 int fz_pattern_needs_utf8(const char *p)
@@ -48,7 +48,7 @@ int fz_pattern_needs_utf8(const char *p)
         }
         if (c == '\\' && s[1]) {
             s++;
-            if (strchr("SWDHVNXRpPC", *s))
+            if (strchr("SWDHVhvNXRpPC", *s))
                 return 1;
             if (*s == 'x' && s[1] == '{')
                 return 1;

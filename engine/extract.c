@@ -108,11 +108,11 @@ static pcre2_code *compile_one(const char *pattern, uint32_t flags, fz_diags *di
  * an amount and its unit. Order matters: the longest reading first. */
 static const char k_digits[] =
     "(?<![\\w.])(\\d{4}(?:[ -]?\\d{4}){3}(?:\\d{1,3})?)(?!\\d)"
-    "|(?<![\\w+])((?:(?:\\+|00)86[- ]?)?1[3-9]\\d(?:[- ]?\\d){8}(?!\\d)"
+    "|(?<![\\w+])((?:(?:\\+|00)?86[- ]?)?1[3-9]\\d(?:[- ]?\\d){8}(?!\\d)"
     "|0[1-9]\\d{1,2}[- ]?\\d{7,8}(?!\\d)"
     "|[48]00[- ]?\\d{3}[- ]?\\d{4}(?!\\d)"
     "|(?:95|96|10|12)\\d{3}(?![\\w.,]|元|万|块|千|百|%)"
-    "|(?:\\+|00)[1-9]\\d{6,14}(?!\\d))"
+    "|(?:\\+|00)[1-9](?:[- ]?\\d){6,14}(?!\\d))"
     "|(?<![\\d.])(\\d+(?:,\\d{3})*(?:\\.\\d+)?)\\s?(万元|万|千元|元|块|rmb|美元|usd)";
 
 /* Amounts written after a currency sign, tried at the sign. */

@@ -231,12 +231,22 @@ static const char *strip_nuls(fz_reader *r, const char *line, size_t *len)
     return r->line.data ? r->line.data : "";
 }
 
+/* A UTF-8 byte-order mark (as some Windows tools write) is not content. */
+static const char *skip_bom(const char *s, size_t *len)
+{
+    if (*len >= 3 && memcmp(s, "\xEF\xBB\xBF", 3) == 0) {
+        *len -= 3;
+        return s + 3;
+    }
+    return s;
+}
+
 int fz_reader_parse_json(fz_reader *r, const char *line, size_t len, fz_message *m, fz_error *err)
 {
     memset(m, 0, sizeof *m);
     fz_arena_reset(&r->arena);
     fz_buf_clear(&r->extra);
-    line = strip_nuls(r, line, &len);
+    line = strip_nuls(r, skip_bom(line, &len), &len);
     if (!line)
         return fz_error_set(err, FZ_ENOMEM, "out of memory");
     const char *stop = NULL;
@@ -254,6 +264,12 @@ int fz_reader_parse_json(fz_reader *r, const char *line, size_t len, fz_message 
     }
     if (!cJSON_IsObject(root))
         return fz_error_set(err, FZ_EPARSE, "a record must be a JSON object");
+    /* One record a line: anything after the object is a mistake, not a
+     * second record to drop silently. */
+    const char *after = skip_ws(stop, line + len);
+    if (after < line + len)
+        return fz_error_set(err, FZ_EPARSE, "invalid JSON: unexpected data after the object at byte %zu",
+                            (size_t)(after - line));
     int nul_escape = memmem(line, len, "\\u0000", 6) != NULL;
     raw_member local[64], *raws = local;
     size_t members = (size_t)cJSON_GetArraySize(root), nraw = 0;
@@ -283,11 +299,11 @@ int fz_reader_parse_json(fz_reader *r, const char *line, size_t len, fz_message 
             else
                 rc = field_value(r, it, raw, nul_escape, "text", &m->text, err), have_text = 1;
         } else if (strcmp(k, "from") == 0) {
-            rc = field_value(r, it, raw, 0, "from", &m->from, err);
+            rc = field_value(r, it, raw, nul_escape, "from", &m->from, err);
         } else if (strcmp(k, "to") == 0) {
-            rc = field_value(r, it, raw, 0, "to", &m->to, err);
+            rc = field_value(r, it, raw, nul_escape, "to", &m->to, err);
         } else if (strcmp(k, "ts") == 0) {
-            rc = field_value(r, it, raw, 0, "ts", &m->ts, err);
+            rc = field_value(r, it, raw, nul_escape, "ts", &m->ts, err);
         } else if (raw && add_extra(r, raw)) {
             rc = fz_error_set(err, FZ_ENOMEM, "out of memory");
         }
@@ -307,6 +323,7 @@ int fz_reader_parse_json(fz_reader *r, const char *line, size_t len, fz_message 
 
 int fz_csv_is_header(const char *rec, size_t len)
 {
+    rec = skip_bom(rec, &len);
     while (len && (rec[len - 1] == '\r' || rec[len - 1] == '\n'))
         len--;
     return len == 15 && strncasecmp(rec, "id,from,to,text", 15) == 0;
@@ -367,7 +384,7 @@ int fz_reader_parse_csv(fz_reader *r, const char *rec, size_t len, fz_message *m
 {
     memset(m, 0, sizeof *m);
     fz_buf_clear(&r->extra);
-    rec = strip_nuls(r, rec, &len);
+    rec = strip_nuls(r, skip_bom(rec, &len), &len);
     if (!rec)
         return fz_error_set(err, FZ_ENOMEM, "out of memory");
     size_t starts[4], lens[4];

@@ -37,7 +37,6 @@ enum { K_SAME = 0, K_MAP = 1, K_DROP = 2 };
 enum { C_OTHER = 0, C_HAN, C_CNUM, C_SEP, C_DIGIT, C_ALPHA };
 
 #define IS_HAN(c) ((c) == C_HAN || (c) == C_CNUM)
-#define MAX_SWAPS 32
 
 /* Table entry: kind in bits 0-1, output length in bits 2-5, pool index above. */
 static uint32_t g_entry[0x10000];
@@ -92,7 +91,7 @@ int fz_is_han(uint32_t cp)
            (cp >= 0xF900 && cp <= 0xFAFF) || (cp >= 0x20000 && cp <= 0x3134F) || cp == 0x3007;
 }
 
-static uint32_t t2s(uint32_t cp)
+static uint32_t t2s_once(uint32_t cp)
 {
     size_t lo = 0, hi = fz_t2s_count;
     while (lo < hi) {
@@ -107,6 +106,18 @@ static uint32_t t2s(uint32_t cp)
     for (size_t i = 0; i < sizeof k_lookalikes / sizeof k_lookalikes[0]; i++)
         if (k_lookalikes[i].from == cp)
             return k_lookalikes[i].to;
+    return cp;
+}
+
+/* Follow chains to the end: 帳 -> 帐 (OpenCC) -> 账 (variant), 薴 -> 苧 -> 苎. */
+static uint32_t t2s(uint32_t cp)
+{
+    for (int i = 0; i < 4; i++) {
+        uint32_t next = t2s_once(cp);
+        if (next == cp)
+            break;
+        cp = next;
+    }
     return cp;
 }
 
@@ -166,10 +177,12 @@ static int dingbat_numeral(uint32_t cp, uint32_t *out, int cap)
     return 1;
 }
 
+/* NFKC with marks stripped. No case folding: matching is case-insensitive,
+ * and a text keeps the case its sender wrote (ＥＴＣ -> ETC). */
 static const utf8proc_option_t k_fold = UTF8PROC_STABLE | UTF8PROC_COMPAT | UTF8PROC_COMPOSE |
-                                        UTF8PROC_CASEFOLD | UTF8PROC_STRIPMARK | UTF8PROC_IGNORE;
+                                        UTF8PROC_STRIPMARK | UTF8PROC_IGNORE;
 
-/* NFKC + case fold + strip marks of one code point, then the enclosed-numeral,
+/* NFKC + strip marks of one code point, then the enclosed-numeral,
  * traditional->simplified and look-alike rules. Returns the output length. */
 static int fold_one(uint32_t cp, uint32_t *out, int cap)
 {
@@ -207,7 +220,7 @@ static int drops(uint32_t cp)
     if (cp == 0)
         return 1;
     if (cp < 0x80)
-        return cp < 0x20 && !strchr("\t\n\r\v\f", (int)cp);
+        return (cp < 0x20 && !strchr("\t\n\r\v\f", (int)cp)) || cp == 0x7F;
     if (cp >= 0xD800 && cp <= 0xDFFF)
         return 1;
     utf8proc_category_t cat = utf8proc_category((utf8proc_int32_t)cp);
@@ -228,6 +241,53 @@ static int pool_push(const uint32_t *cps, int n, uint32_t *index)
     *index = (uint32_t)g_pool_len;
     memcpy(g_pool + g_pool_len, cps, (size_t)n * sizeof *cps);
     g_pool_len += (size_t)n;
+    return 0;
+}
+
+/* Expand cp through the table until only SAME code points remain. */
+static int expand(uint32_t cp, uint32_t *out, int cap, int depth)
+{
+    if (cp >= 0x10000 || depth > 4) {
+        out[0] = cp;
+        return 1;
+    }
+    uint32_t e = g_entry[cp];
+    int kind = (int)(e & 3);
+    if (kind == K_DROP)
+        return 0;
+    if (kind == K_SAME) {
+        out[0] = cp;
+        return 1;
+    }
+    int n = (int)((e >> 2) & 15), k = 0;
+    for (int i = 0; i < n && k < cap; i++) {
+        uint32_t sub[15];
+        int m = expand(g_pool[(e >> 6) + (uint32_t)i], sub, 15, depth + 1);
+        for (int j = 0; j < m && k < cap; j++)
+            out[k++] = sub[j];
+    }
+    return k;
+}
+
+/* Make the table idempotent: an output that is itself mapped (a chain, or a
+ * compatibility form whose result OpenCC simplifies) is replaced by where
+ * the chain ends, so that normalizing normalized text changes nothing. */
+static int resolve_chains(void)
+{
+    for (uint32_t cp = 0; cp < 0x10000; cp++) {
+        uint32_t e = g_entry[cp];
+        if ((e & 3) != K_MAP)
+            continue;
+        uint32_t out[15], index = 0;
+        int n = expand(cp, out, 15, 0);
+        if (n == 0) {
+            g_entry[cp] = K_DROP;
+            continue;
+        }
+        if (pool_push(out, n, &index))
+            return -1;
+        g_entry[cp] = (uint32_t)K_MAP | ((uint32_t)n << 2) | (index << 6);
+    }
     return 0;
 }
 
@@ -254,7 +314,7 @@ static void build_tables(void)
         if (kind != K_SAME)
             g_work[cp >> 6] |= (uint64_t)1 << (cp & 63);
     }
-    g_table_ok = 1;
+    g_table_ok = resolve_chains() == 0;
 }
 
 int fz_normalize_init(void)
@@ -362,8 +422,8 @@ struct fz_norm {
     uint32_t *map_start, *map_end;
     nchar *chars;
     size_t chars_cap;
-    uint32_t swaps[MAX_SWAPS];
-    int nswaps;
+    uint8_t *swapped;       /* per output byte: a look-alike letter became a digit here */
+    int any_swap;
 };
 
 fz_norm *fz_norm_new(void)
@@ -380,6 +440,7 @@ void fz_norm_free(fz_norm *n)
     free(n->out);
     free(n->map_start);
     free(n->map_end);
+    free(n->swapped);
     free(n->chars);
     free(n);
 }
@@ -418,6 +479,10 @@ static int grow_out(fz_norm *n, size_t need)
     if (!b)
         return FZ_ENOMEM;
     n->map_end = b;
+    uint8_t *sw = realloc(n->swapped, cap);
+    if (!sw)
+        return FZ_ENOMEM;
+    n->swapped = sw;
     n->out_cap = cap;
     return 0;
 }
@@ -514,9 +579,10 @@ static size_t drop_separators(nchar *a, size_t n)
 }
 
 /* Pass B2: runs of Chinese numerals (and digits) of length >= 4 become digits. */
-static void convert_numeral_runs(nchar *a, size_t n)
+static int convert_numeral_runs(nchar *a, size_t n)
 {
     size_t i = 0;
+    int changed = 0;
     while (i < n) {
         if (a[i].cls != C_DIGIT && a[i].cls != C_CNUM) {
             i++;
@@ -531,15 +597,18 @@ static void convert_numeral_runs(nchar *a, size_t n)
                 if (a[k].cls == C_CNUM) {
                     a[k].cp = '0' + (uint32_t)fz_cnum_value(a[k].cp);
                     a[k].cls = C_DIGIT;
+                    changed = 1;
                 }
         i = j;
     }
+    return changed;
 }
 
 /* Pass B3: l/i/o inside mostly-digit tokens become digits (l0086 -> 10086). */
-static void swap_digit_lookalikes(nchar *a, size_t n)
+static int swap_digit_lookalikes(nchar *a, size_t n)
 {
     size_t i = 0;
+    int changed = 0;
     while (i < n) {
         if (a[i].cls != C_DIGIT && a[i].cls != C_ALPHA) {
             i++;
@@ -557,9 +626,11 @@ static void swap_digit_lookalikes(nchar *a, size_t n)
                     a[k].cp = (a[k].cp == 'o' || a[k].cp == 'O') ? '0' : '1';
                     a[k].cls = C_DIGIT;
                     a[k].swapped = 1;
+                    changed = 1;
                 }
         i = j;
     }
+    return changed;
 }
 
 /* Pass C: encode, with the offset map. */
@@ -568,15 +639,15 @@ static int emit(fz_norm *n, size_t count)
     if (grow_out(n, count * 4 + 1))
         return FZ_ENOMEM;
     size_t o = 0;
-    n->nswaps = 0;
+    n->any_swap = 0;
     for (size_t i = 0; i < count; i++) {
         const nchar *c = &n->chars[i];
         int l = fz_utf8_encode(c->cp, n->out + o);
-        if (c->swapped && n->nswaps < MAX_SWAPS)
-            n->swaps[n->nswaps++] = (uint32_t)o;
+        n->any_swap |= c->swapped;
         for (int b = 0; b < l; b++) {
             n->map_start[o + (size_t)b] = c->src;
             n->map_end[o + (size_t)b] = c->src_end;
+            n->swapped[o + (size_t)b] = c->swapped;
         }
         o += (size_t)l;
     }
@@ -591,7 +662,7 @@ int fz_normalize(fz_norm *n, const char *text, size_t len)
     if (len >= UINT32_MAX / 8)
         return FZ_ETOOBIG;
     n->orig_len = len;
-    n->nswaps = 0;
+    n->any_swap = 0;
     if (needs_no_change((const unsigned char *)text, len)) {
         n->text = text;
         n->len = len;
@@ -604,8 +675,13 @@ int fz_normalize(fz_norm *n, const char *text, size_t len)
     if (rc)
         return rc;
     count = drop_separators(n->chars, count);
-    convert_numeral_runs(n->chars, count);
-    swap_digit_lookalikes(n->chars, count);
+    /* Each rule can enable the other (l一二三四 -> l1234 -> 11234), so they
+     * run until neither changes anything: normalizing twice changes nothing. */
+    int changed;
+    do {
+        changed = convert_numeral_runs(n->chars, count);
+        changed |= swap_digit_lookalikes(n->chars, count);
+    } while (changed);
     return emit(n, count);
 }
 
@@ -640,8 +716,10 @@ void fz_norm_span(const fz_norm *n, size_t start, size_t end, size_t *ostart, si
 
 int fz_norm_swapped_in(const fz_norm *n, size_t start, size_t end)
 {
-    for (int i = 0; i < n->nswaps; i++)
-        if (n->swaps[i] >= start && n->swaps[i] < end)
+    if (!n->any_swap)
+        return 0;
+    for (size_t i = start; i < end && i < n->len; i++)
+        if (n->swapped[i])
             return 1;
     return 0;
 }

@@ -471,7 +471,7 @@ static void parse_rule(loader *L, fz_ydoc *d, yaml_node_t *n, uint32_t category)
         if (!any)
             fz_ydoc_error(d, min, id, "'min' only makes sense with 'any'");
         else if (fz_ydoc_number(d, min, id, "min", &m) == 0) {
-            if (m < 1 || m != (int)m || (size_t)m > r->n_any)
+            if (m < 1 || m > (double)r->n_any || m != (double)(int)m)
                 fz_ydoc_error(d, min, id, "min must be a whole number from 1 to %zu (the size of 'any')", r->n_any);
             else
                 r->min = (int)m;

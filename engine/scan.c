@@ -110,7 +110,7 @@ typedef struct runner {
     /* reader state */
     fz_buf carry;           /* the partial record left over from the last block */
     uint64_t next_line;     /* line number of the first record in carry */
-    int in_quotes;          /* CSV: inside a quoted field at the end of carry */
+    int csv_state;          /* CSV: where the scan of the record in carry stopped */
     size_t carry_scanned;   /* bytes of carry already searched for a boundary */
     uint64_t carry_inner;   /* CSV: newlines inside quotes in those bytes */
     int skipping;           /* discarding the rest of a too-long record */
@@ -160,11 +160,15 @@ static int is_blank(const char *s, size_t n)
     return 1;
 }
 
+/* CSV quoting, as fz_reader_parse_csv reads it: a quote opens a field only
+ * at the field's start; inside, "" is a quote and a lone " closes it. */
+enum { CSV_START = 0, CSV_UNQUOTED, CSV_QUOTED, CSV_QUOTE_SEEN };
+
 /* Find the end of the record starting at s[0]: the offset of its
  * terminating newline, or -1 if it is not complete yet. *from is where to
- * resume searching (bytes before it were already searched); *quotes is the
- * CSV quote state at *from. Counts newlines inside CSV records in *inner. */
-static long record_end(const runner *r, const char *s, size_t n, size_t *from, int *quotes, uint64_t *inner)
+ * resume searching (bytes before it were already searched); *state is the
+ * CSV state there. Counts newlines inside quoted CSV fields in *inner. */
+static long record_end(const runner *r, const char *s, size_t n, size_t *from, int *state, uint64_t *inner)
 {
     if (r->o->format != FZ_FORMAT_CSV) {
         const char *nl = memchr(s + *from, '\n', n - *from);
@@ -173,15 +177,33 @@ static long record_end(const runner *r, const char *s, size_t n, size_t *from, i
         *from = n;
         return -1;
     }
+    int st = *state;
     for (size_t i = *from; i < n; i++) {
-        if (s[i] == '"')
-            *quotes = !*quotes;
-        else if (s[i] == '\n') {
-            if (!*quotes)
-                return (long)i;
-            (*inner)++;
+        char c = s[i];
+        switch (st) {
+        case CSV_START:
+            st = c == '"' ? CSV_QUOTED : c == ',' ? CSV_START : CSV_UNQUOTED;
+            break;
+        case CSV_UNQUOTED:
+            if (c == ',')
+                st = CSV_START;
+            break;
+        case CSV_QUOTED:
+            if (c == '"')
+                st = CSV_QUOTE_SEEN;
+            else if (c == '\n')
+                (*inner)++;
+            continue;
+        case CSV_QUOTE_SEEN:
+            st = c == '"' ? CSV_QUOTED : c == ',' ? CSV_START : CSV_UNQUOTED;
+            break;
+        }
+        if (c == '\n') {
+            *state = CSV_START;
+            return (long)i;
         }
     }
+    *state = st;
     *from = n;
     return -1;
 }
@@ -196,14 +218,14 @@ static int take_records(runner *r, block *b, int at_eof)
         size_t n = r->carry.len - pos;
         uint64_t inner = r->carry_inner;
         size_t from = r->carry_scanned;
-        int quotes = r->in_quotes;
+        int quotes = r->csv_state;
         long end = record_end(r, s, n, &from, &quotes, &inner);
         if (r->skipping) {
             /* The rest of a too-long record: drop it up to its end. */
             pos += end >= 0 ? (size_t)end + 1 : n;
             r->carry_scanned = 0;
             r->carry_inner = end >= 0 ? 0 : inner;
-            r->in_quotes = end >= 0 ? 0 : quotes;
+            r->csv_state = end >= 0 ? CSV_START : quotes;
             if (end >= 0) {
                 r->skipping = 0;
                 r->next_line += 1 + inner;
@@ -216,14 +238,14 @@ static int take_records(runner *r, block *b, int at_eof)
                 rc = push_rec(b, (rec){0, 0, r->next_line, REC_TOO_LONG});
                 r->skipping = 1;
                 r->carry_inner = inner;
-                r->in_quotes = quotes;
+                r->csv_state = quotes;
                 r->carry_scanned = 0;
                 pos += n;
                 continue;
             }
             r->carry_scanned = from;
             r->carry_inner = inner;
-            r->in_quotes = quotes;
+            r->csv_state = quotes;
             break;
         }
         size_t len = end >= 0 ? (size_t)end : n;
@@ -231,7 +253,7 @@ static int take_records(runner *r, block *b, int at_eof)
         r->next_line += 1 + inner;
         r->carry_scanned = 0;
         r->carry_inner = 0;
-        r->in_quotes = 0;
+        r->csv_state = CSV_START;
         pos += end >= 0 ? len + 1 : len;
         if (len > r->max_record) {
             rc = push_rec(b, (rec){0, 0, line, REC_TOO_LONG});
@@ -264,11 +286,17 @@ static int fill_block(runner *r, block *b)
     fz_buf_clear(&b->in);
     b->n_recs = 0;
     memset(&b->st, 0, sizeof b->st);
+    int short_read = 0;
     for (;;) {
         int rc = take_records(r, b, r->input_done);
         if (rc)
             return rc;
         if (r->input_done || b->in.len >= BLOCK_TARGET || b->n_recs >= 4096)
+            return 0;
+        /* A read that returned less than asked means the writer of a pipe
+         * has paused: score what we have now rather than wait for a full
+         * block, so a live stream gets its verdicts without delay. */
+        if (short_read && b->n_recs > 0)
             return 0;
         if (r->o->should_stop && r->o->should_stop(r->o->should_stop_ud)) {
             r->input_done = 1;
@@ -287,6 +315,7 @@ static int fill_block(runner *r, block *b)
         }
         b->st.bytes += (uint64_t)got;
         r->carry.len += (size_t)got;
+        short_read = (size_t)got < READ_CHUNK;
     }
 }
 

@@ -29,7 +29,8 @@ void fz_norm_free(fz_norm *n);
  * into `text` itself, which must stay alive that long). */
 int fz_normalize(fz_norm *n, const char *text, size_t len);
 
-/* The normalized text (valid UTF-8, NUL-terminated) and its length. */
+/* The normalized text (valid UTF-8) and its length. It is NUL-terminated
+ * only when it was changed: unchanged text is the caller's own buffer. */
 const char *fz_norm_text(const fz_norm *n, size_t *len);
 
 /* 1 when the text needed no change (the fast path was taken). */

@@ -57,6 +57,32 @@ typedef void (*fz_example_fn)(void *ud, const fz_example_failure *f);
  * scanning itself fails). */
 int fz_rules_test(const fz_engine *e, fz_example_fn cb, void *ud, size_t *passed, size_t *failed);
 
+/* Measuring a pack against corpora. Each record may carry "label":
+ * "scam" or "ham"; a message counts as flagged when its action is not allow. */
+typedef struct fz_rule_stat {
+    size_t hits, hits_scam, hits_ham;
+} fz_rule_stat;
+
+typedef struct fz_corpus_stats {
+    size_t messages, errors;
+    size_t scam, ham, unlabelled;
+    size_t flagged_scam, flagged_ham;   /* suspect or block */
+    size_t blocked_scam, blocked_ham;
+    size_t n_rules;
+    fz_rule_stat *rules;                /* indexed like fz_engine_rule */
+    /* Optional: called for each labelled message the pack gets wrong (a
+     * scam allowed, or a genuine message flagged), with its JSON line. */
+    void (*mistake)(void *ud, const char *line, size_t len, const fz_verdict *v, int is_scam);
+    void *mistake_ud;
+} fz_corpus_stats;
+
+/* Start empty statistics for e (fz_corpus_stats_free releases them); set
+ * the mistake callback after this call. */
+int fz_corpus_stats_init(const fz_engine *e, fz_corpus_stats *st);
+void fz_corpus_stats_free(fz_corpus_stats *st);
+/* Score every JSON line of a corpus and add it to st. */
+int fz_corpus_stats_add(const fz_engine *e, const char *jsonl, size_t len, fz_corpus_stats *st);
+
 #ifdef __cplusplus
 }
 #endif

@@ -9,7 +9,7 @@
 
 static fz_worker *g_worker;
 static fz_verdict *g_verdict;
-static char g_tmpdirs[16][256];
+static char g_tmpdirs[64][256];
 static int g_ntmp;
 
 const char *tu_path(const char *rel)
@@ -30,6 +30,32 @@ fz_engine *tu_engine(const char *rules_dir)
     if (rc)
         fail_msg("engine from %s: %s", rules_dir, err.message);
     return e;
+}
+
+fz_engine *tu_engine_dir(const char *dir)
+{
+    fz_engine_config cfg = {dir, NULL, NULL, NULL};
+    fz_engine *e = NULL;
+    fz_error err;
+    int rc = fz_engine_new(&cfg, &e, &err);
+    if (rc)
+        fail_msg("engine from %s: %s", dir, err.message);
+    return e;
+}
+
+int tu_hit(const fz_verdict *v, const char *rule_id, fz_hit *out)
+{
+    size_t n = fz_verdict_hit_count(v);
+    for (size_t i = 0; i < n; i++) {
+        fz_hit h;
+        assert_int_equal(fz_verdict_hit(v, i, &h), 0);
+        if (strcmp(h.rule, rule_id) == 0) {
+            if (out)
+                *out = h;
+            return 1;
+        }
+    }
+    return 0;
 }
 
 static void collect(void *ud, const fz_diag *d)
@@ -53,6 +79,15 @@ int tu_engine_fails(const char *rules_dir, tu_diags *out)
         fail_msg("pack %s was expected to fail", rules_dir);
     }
     return rc;
+}
+
+int tu_engine_collect(const char *rules_dir, tu_diags *out, fz_engine **e)
+{
+    memset(out, 0, sizeof *out);
+    fz_engine_config cfg = {rules_dir, NULL, collect, out};
+    fz_error err;
+    *e = NULL;
+    return fz_engine_new(&cfg, e, &err);
 }
 
 int tu_diags_have(const tu_diags *d, const char *a, const char *b)
@@ -83,7 +118,7 @@ static void write_file(const char *dir, const char *rel, const char *content)
 
 const char *tu_pack(const char *first_path, ...)
 {
-    assert_true(g_ntmp < 16);
+    assert_true(g_ntmp < 64);
     char *dir = g_tmpdirs[g_ntmp++];
     snprintf(dir, 256, "/tmp/fanzha-test-XXXXXX");
     assert_non_null(mkdtemp(dir));
@@ -127,6 +162,11 @@ const char *tu_json(fz_verdict *v, const char *text, const char *from)
     }
     assert_int_equal(fz_verdict_write_json(v, &m, &out), 0);
     return out.data;
+}
+
+const char *tu_scan_json(fz_engine *e, const char *text, const char *from)
+{
+    return tu_json(tu_scan(e, text, from), text, from);
 }
 
 void tu_cleanup(void)

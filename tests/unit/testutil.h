@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include <stdlib.h>
+
 #include "fanzha/fanzha.h"
 
 /* Path of a file under the source tree (tests run from there anyway). */
@@ -25,12 +27,27 @@ typedef struct tu_diags {
 
 /* Build an engine from rules_dir expecting it to fail; returns the code. */
 int tu_engine_fails(const char *rules_dir, tu_diags *out);
+/* Build an engine from rules_dir collecting every diagnostic (warnings
+ * too); returns fz_engine_new's code and the engine (NULL on failure). */
+int tu_engine_collect(const char *rules_dir, tu_diags *out, fz_engine **e);
 /* 1 when some collected diagnostic contains all of the given substrings. */
 int tu_diags_have(const tu_diags *d, const char *a, const char *b);
 
 /* Write files into a fresh temporary pack directory: pairs of (relative
  * path, content), NULL-terminated. Returns the directory (static storage). */
 const char *tu_pack(const char *first_path, ...);
+
+/* An engine from an absolute directory (a tu_pack result, say); fails the
+ * test if it does not build. */
+fz_engine *tu_engine_dir(const char *dir);
+
+/* The hit of rule_id in v; 1 when found (out filled), 0 when the rule did
+ * not produce a hit. */
+int tu_hit(const fz_verdict *v, const char *rule_id, fz_hit *out);
+
+/* Scan text (and optional sender) and return the verdict as a JSON line
+ * (static storage, valid until the next call). */
+const char *tu_scan_json(fz_engine *e, const char *text, const char *from);
 
 /* Scan a text (and optional sender) with a shared worker and verdict. */
 fz_verdict *tu_scan(fz_engine *e, const char *text, const char *from);

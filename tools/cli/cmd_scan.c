@@ -180,8 +180,15 @@ int cmd_scan(int argc, char **argv)
     o.err_fd = open_output(errors, STDERR_FILENO);
     o.progress = c.input_size > 0 ? progress : NULL;
     o.progress_ud = &c;
-    if (!c.slot || o.out_fd < 0 || o.err_fd < 0)
+    if (!c.slot || o.out_fd < 0 || o.err_fd < 0) {
+        if (c.slot)
+            fz_engine_slot_free(c.slot);
+        else
+            fz_engine_release(e);
+        if (in != STDIN_FILENO)
+            close(in);
         return EXIT_RUNTIME;
+    }
     pthread_t reloader;
     int have_reloader = pthread_create(&reloader, NULL, reload_main, &c) == 0;
 
