@@ -185,6 +185,32 @@ static int build_exprs(const fz_engine *e, expr_list *l)
     return 0;
 }
 
+int fz_compile_rule_db(const fz_engine *e, uint32_t rule, hs_database_t **db)
+{
+    expr_list l = {0};
+    const fz_rule *r = &e->rs->rules[rule];
+    const unsigned base = HS_FLAG_SINGLEMATCH | HS_FLAG_CASELESS;
+    int rc = 0;
+    if (r->kind == FZ_RK_LITERAL) {
+        for (size_t i = 0; i < r->n_literals && !rc; i++)
+            rc = expr_push(&l, literal_expr(r->literals[i]), base, 0, rule);
+    } else if (r->kind == FZ_RK_PATTERN) {
+        unsigned flags = base | HS_FLAG_DOTALL | (fz_pattern_needs_utf8(r->pattern) ? HS_FLAG_UTF8 : 0);
+        if (e->crules[rule].path == FZ_PATH_PREFILTER)
+            flags |= HS_FLAG_PREFILTER;
+        rc = e->crules[rule].path == FZ_PATH_PCRE2 ? -1 : expr_push(&l, strdup(r->pattern), flags, 0, rule);
+    }
+    hs_compile_error_t *err = NULL;
+    if (!rc && l.n)
+        rc = hs_compile_multi((const char *const *)l.exprs, l.flags, l.ids, (unsigned)l.n, HS_MODE_BLOCK, NULL, db,
+                              &err) == HS_SUCCESS ? 0 : -1;
+    else
+        rc = -1;
+    hs_free_compile_error(err);
+    expr_free(&l);
+    return rc;
+}
+
 /* Compile, demoting each pattern Hyperscan rejects one step (to prefilter,
  * then to PCRE2 alone) and retrying, until the database builds. */
 static int compile_hs(fz_engine *e, fz_diags *diags)

@@ -125,6 +125,20 @@ int fz_dbcache_load(fz_engine *e, fz_diags *diags)
     return ok ? 0 : 1;
 }
 
+/* mkdir -p: the default cache (~/.cache/fanzha) may have no parent yet. */
+static void make_dirs(const char *path)
+{
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s", path);
+    for (char *p = tmp + 1; *p; p++)
+        if (*p == '/') {
+            *p = '\0';
+            mkdir(tmp, 0755);
+            *p = '/';
+        }
+    mkdir(tmp, 0755);
+}
+
 static int put(fz_buf *b, const void *p, size_t n)
 {
     return fz_buf_append(b, p, n);
@@ -154,7 +168,7 @@ void fz_dbcache_store(fz_engine *e, fz_diags *diags)
     free(bytes);
     uint64_t sum = bad ? 0 : XXH64(b.data, b.len, 0);
     bad = bad || put(&b, &sum, 8);
-    mkdir(e->cache_dir, 0755);
+    make_dirs(e->cache_dir);
     snprintf(tmp, sizeof tmp, "%s.%ld.tmp", path, (long)getpid());
     FILE *f = bad ? NULL : fopen(tmp, "wb");
     int ok = f && fwrite(b.data, 1, b.len, f) == b.len;

@@ -138,6 +138,8 @@ struct fz_verdict {
 /* compile.c */
 int fz_compile(fz_engine *e, fz_diags *diags);
 void fz_compile_free(fz_engine *e);
+/* A database holding one rule alone (for cost profiles). 0 or -1. */
+int fz_compile_rule_db(const fz_engine *e, uint32_t rule, hs_database_t **db);
 /* 1 when a pattern needs Hyperscan's UTF-8 mode to mean what it says. */
 int fz_pattern_needs_utf8(const char *pattern);
 

@@ -8,6 +8,7 @@
  * flagged genuine messages over genuine ones. */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cjson/cJSON.h>
 
@@ -89,5 +90,107 @@ int fz_corpus_stats_add(const fz_engine *e, const char *jsonl, size_t len, fz_co
     fz_worker_free(w);
     fz_verdict_free(v);
     fz_reader_free(r);
+    return rc;
+}
+
+/* --- cost profile ------------------------------------------------------------------ */
+
+typedef struct {
+    char **text;
+    size_t *len;
+    size_t n, bytes;
+} texts;
+
+static void texts_free(texts *t)
+{
+    for (size_t i = 0; i < t->n; i++)
+        free(t->text[i]);
+    free(t->text);
+    free(t->len);
+}
+
+static int texts_load(texts *t, const char *jsonl, size_t len)
+{
+    memset(t, 0, sizeof *t);
+    size_t cap = 1;
+    for (size_t i = 0; i < len; i++)
+        cap += jsonl[i] == '\n';
+    t->text = calloc(cap, sizeof *t->text);
+    t->len = calloc(cap, sizeof *t->len);
+    fz_reader *r = fz_reader_new();
+    fz_norm *nm = fz_norm_new();
+    int rc = !t->text || !t->len || !r || !nm ? FZ_ENOMEM : 0;
+    for (const char *p = jsonl, *end = jsonl + len; !rc && p < end;) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p);
+        fz_message m;
+        size_t tl;
+        if (l && fz_reader_parse_json(r, p, l, &m, NULL) == 0 && fz_normalize(nm, m.text.ptr, m.text.len) == 0) {
+            const char *s = fz_norm_text(nm, &tl);
+            if (!(t->text[t->n] = malloc(tl + 1))) {
+                rc = FZ_ENOMEM;
+                break;
+            }
+            memcpy(t->text[t->n], s, tl);
+            t->len[t->n++] = tl;
+            t->bytes += tl;
+        }
+        p = nl ? nl + 1 : end;
+    }
+    fz_reader_free(r);
+    fz_norm_free(nm);
+    return rc;
+}
+
+static int no_op(unsigned id, unsigned long long f, unsigned long long to, unsigned fl, void *ud)
+{
+    (void)id, (void)f, (void)to, (void)fl, (void)ud;
+    return 0;
+}
+
+static double seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* ns per KB of text for scanning every text with db, over at least 20 ms. */
+static double cost_of(const hs_database_t *db, const texts *t)
+{
+    hs_scratch_t *s = NULL;
+    if (hs_alloc_scratch(db, &s) != HS_SUCCESS)
+        return -1;
+    size_t bytes = 0;
+    double t0 = seconds(), el;
+    do {
+        for (size_t i = 0; i < t->n; i++)
+            hs_scan(db, t->text[i], (unsigned)t->len[i], 0, s, no_op, NULL);
+        bytes += t->bytes;
+    } while ((el = seconds() - t0) < 0.02);
+    hs_free_scratch(s);
+    return bytes ? el * 1e9 / ((double)bytes / 1024.0) : -1;
+}
+
+int fz_rules_profile(const fz_engine *e, const char *jsonl, size_t len, double *ns_per_kb, double *whole)
+{
+    texts t;
+    int rc = texts_load(&t, jsonl, len);
+    if (!rc && t.n == 0)
+        rc = FZ_EINVAL;
+    if (!rc) {
+        *whole = cost_of(e->db, &t);
+        for (uint32_t r = 0; r < e->rs->n_rules; r++) {
+            hs_database_t *db = NULL;
+            if (e->rs->rules[r].kind == FZ_RK_COMBO)
+                ns_per_kb[r] = 0;
+            else if (fz_compile_rule_db(e, r, &db))
+                ns_per_kb[r] = -1;
+            else
+                ns_per_kb[r] = cost_of(db, &t);
+            hs_free_database(db);
+        }
+    }
+    texts_free(&t);
     return rc;
 }

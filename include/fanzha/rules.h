@@ -83,6 +83,14 @@ void fz_corpus_stats_free(fz_corpus_stats *st);
 /* Score every JSON line of a corpus and add it to st. */
 int fz_corpus_stats_add(const fz_engine *e, const char *jsonl, size_t len, fz_corpus_stats *st);
 
+/* Matching cost of each rule alone: its Hyperscan expressions compiled on
+ * their own and scanned over the corpus's normalized texts. Costs do not
+ * add up exactly inside the shared database, but the expensive rules stand
+ * out. ns_per_kb[i] is filled for every rule (0 for combinations, -1 when
+ * the rule could not be compiled alone); *whole gets the cost of the whole
+ * database on the same texts. */
+int fz_rules_profile(const fz_engine *e, const char *jsonl, size_t len, double *ns_per_kb, double *whole);
+
 #ifdef __cplusplus
 }
 #endif

@@ -14,7 +14,7 @@
 static const char k_help[] =
     "usage: fanzha rules check [DIR]\n"
     "       fanzha rules test [DIR]\n"
-    "       fanzha rules stats [DIR] CORPUS.jsonl... [--json] [--mistakes]\n\n"
+    "       fanzha rules stats [DIR] CORPUS.jsonl... [--json] [--mistakes] [--cost]\n\n"
     "DIR is a rule pack directory (default: ./rules).\n\n"
     "  check   compile every file; errors as file:line:col: rule 'id': what is wrong,\n"
     "          warnings for rules on the slow path and for patterns that cannot match;\n"
@@ -24,7 +24,8 @@ static const char k_help[] =
     "  stats   score corpora: hits per rule; with labelled corpora (\"label\":\"scam\"|\"ham\")\n"
     "          also each rule's precision, recall on scams, the false-positive rate and\n"
     "          the rules that never fire; --json for machines, --mistakes to list the\n"
-    "          scams allowed and the genuine messages flagged\n";
+    "          scams allowed and the genuine messages flagged, --cost for each rule's\n"
+    "          matching cost alone (ns per KB of text), most expensive first\n";
 
 static const char *default_dir(const char *dir)
 {
@@ -180,16 +181,53 @@ static void print_stats_json(fz_engine *e, const fz_corpus_stats *st)
     printf("]}\n");
 }
 
+static int by_cost(const void *x, const void *y, void *c)
+{
+    const double *cost = c;
+    double a = cost[*(const size_t *)x], b = cost[*(const size_t *)y];
+    return (a < b) - (a > b);
+}
+
+static int print_cost(fz_engine *e, int argc, char **argv, int first)
+{
+    fz_buf all = FZ_BUF_INIT;
+    for (int i = first; i < argc; i++)
+        if (argv[i][0] != '-' && read_whole(argv[i], &all))
+            return EXIT_RUNTIME;
+    size_t n = fz_engine_rule_count(e);
+    double *cost = calloc(n ? n : 1, sizeof *cost), whole = 0;
+    size_t *order = calloc(n ? n : 1, sizeof *order);
+    int rc = !cost || !order ? FZ_ENOMEM : fz_rules_profile(e, all.data ? all.data : "", all.len, cost, &whole);
+    if (!rc) {
+        for (size_t i = 0; i < n; i++)
+            order[i] = i;
+        qsort_r(order, n, sizeof *order, by_cost, cost);
+        printf("whole database: %.0f ns per KB of text\n\n%-40s %12s\n", whole, "rule (alone)", "ns per KB");
+        for (size_t k = 0; k < n; k++) {
+            fz_rule_info ri;
+            fz_engine_rule(e, order[k], &ri);
+            if (cost[order[k]] != 0)
+                printf("%-40s %12.0f\n", ri.id, cost[order[k]]);
+        }
+    }
+    free(cost);
+    free(order);
+    fz_buf_free(&all);
+    return rc ? EXIT_RUNTIME : 0;
+}
+
 static int rules_stats(int argc, char **argv)
 {
     const char *dir = NULL;
-    int json = 0, mistakes = 0, first_corpus = -1;
+    int json = 0, mistakes = 0, cost = 0, first_corpus = -1;
     for (int i = 2; i < argc; i++) {
         struct stat sb;
         if (strcmp(argv[i], "--json") == 0)
             json = 1;
         else if (strcmp(argv[i], "--mistakes") == 0)
             mistakes = 1;
+        else if (strcmp(argv[i], "--cost") == 0)
+            cost = 1;
         else if (argv[i][0] == '-') {
             cli_error("rules stats", "unknown option '%s'", argv[i]);
             return EXIT_USAGE;
@@ -218,7 +256,9 @@ static int rules_stats(int argc, char **argv)
         rc = read_whole(argv[i], &data) || fz_corpus_stats_add(e, data.data ? data.data : "", data.len, &st);
         fz_buf_free(&data);
     }
-    if (!rc)
+    if (!rc && cost)
+        rc = print_cost(e, argc, argv, first_corpus);
+    else if (!rc)
         json ? print_stats_json(e, &st) : print_stats_text(e, &st);
     fz_corpus_stats_free(&st);
     fz_engine_release(e);
