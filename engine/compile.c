@@ -23,6 +23,7 @@
 
 #include "engine_internal.h"
 #include "dbcache.h"
+#include "hsplan.h"
 
 /* Entity triggers: cheap Hyperscan expressions that gate PCRE2 extraction. */
 static const char *const k_triggers[FZ_TRIG_COUNT] = {
@@ -157,19 +158,127 @@ static char *literal_expr(const char *lit)
     return b.data;
 }
 
-static int build_exprs(const fz_engine *e, expr_list *l)
+static unsigned pattern_flags(const char *pattern)
+{
+    return HS_FLAG_SINGLEMATCH | HS_FLAG_CASELESS | HS_FLAG_DOTALL |
+           (fz_pattern_needs_utf8(pattern) ? HS_FLAG_UTF8 : 0);
+}
+
+/* 1 when Hyperscan accepts the piece and it cannot match an empty string
+ * (such a piece says nothing about whether the branch is present). */
+static int useful_piece(const char *piece)
+{
+    hs_expr_info_t *info = NULL;
+    hs_compile_error_t *err = NULL;
+    int ok = hs_expression_info(piece, pattern_flags(piece) & ~HS_FLAG_SINGLEMATCH, &info, &err) == HS_SUCCESS &&
+             info->min_width > 0;
+    free(info);
+    hs_free_compile_error(err);
+    return ok;
+}
+
+static int push_gapped(fz_engine *e, uint32_t rule, uint32_t first, uint32_t n)
+{
+    if (e->n_gapped == e->cap_gapped) {
+        size_t cap = e->cap_gapped ? e->cap_gapped * 2 : 64;
+        fz_gapped *g = realloc(e->gapped, cap * sizeof *g);
+        if (!g)
+            return -1;
+        e->gapped = g;
+        e->cap_gapped = cap;
+    }
+    e->gapped[e->n_gapped++] = (fz_gapped){rule, first, n};
+    return 0;
+}
+
+#define EXPAND_LIMIT 256
+
+/* One expression of a plan: as literals when it matches a finite set of
+ * strings (cheap for Hyperscan), else as the rewritten regex. */
+static int push_planned(expr_list *l, const char *expr, unsigned id, uint32_t rule)
+{
+    char **strs;
+    size_t *lens, n;
+    if (fz_hs_expand(expr, EXPAND_LIMIT, &strs, &lens, &n))
+        return expr_push(l, strdup(expr), pattern_flags(expr), id, rule);
+    int rc = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!rc)
+            rc = expr_push(l, literal_expr(strs[i]), HS_FLAG_SINGLEMATCH | HS_FLAG_CASELESS, id, rule);
+        free(strs[i]);
+    }
+    free(strs);
+    free(lens);
+    return rc;
+}
+
+/* The expressions of a planned pattern rule (hsplan.c): its exact branches
+ * report the rule itself; the pieces of its gapped branches report pieces.
+ * Returns 1 when the plan is unusable (a gapped branch with no useful piece
+ * could never be found), so the rule is compiled whole instead. */
+static int plan_rule(fz_engine *e, expr_list *l, uint32_t r)
+{
+    fz_hs_plan plan;
+    if (fz_hs_plan_pattern(e->rs->rules[r].pattern, &plan))
+        return -1;
+    int rc = 0;
+    size_t mark_n = l->n, mark_g = e->n_gapped, mark_p = e->n_pieces;
+    for (size_t b = 0; b < plan.n && !rc; b++) {
+        const fz_hs_branch *br = &plan.branches[b];
+        if (!br->gapped) {
+            if (br->n_pieces == 1)
+                rc = push_planned(l, br->pieces[0], r, r);
+            else
+                rc = 1;         /* an empty branch: the pattern can match nothing */
+            continue;
+        }
+        uint32_t first = (uint32_t)e->n_pieces, kept = 0;
+        for (size_t k = 0; k < br->n_pieces && !rc; k++) {
+            if (!useful_piece(br->pieces[k]))
+                continue;
+            rc = push_planned(l, br->pieces[k], FZ_ID_PIECE_BASE + (unsigned)e->n_pieces, r);
+            e->n_pieces++;
+            kept++;
+        }
+        if (!rc)
+            rc = kept ? push_gapped(e, r, first, kept) : 1;
+    }
+    fz_hs_plan_free(&plan);
+    if (rc) {
+        /* Undo this rule's part: it goes in whole. */
+        while (l->n > mark_n)
+            free(l->exprs[--l->n]);
+        e->n_gapped = mark_g;
+        e->n_pieces = mark_p;
+    }
+    return rc;
+}
+
+/* All expressions of the database. Also (re)builds the engine's list of
+ * gapped branches, whose piece numbers the database refers to. */
+static int build_exprs(fz_engine *e, expr_list *l)
 {
     const fz_ruleset *rs = e->rs;
     const unsigned base = HS_FLAG_SINGLEMATCH | HS_FLAG_CASELESS;
+    e->n_gapped = 0;
+    e->n_pieces = 0;
     for (uint32_t r = 0; r < rs->n_rules; r++) {
         const fz_rule *rule = &rs->rules[r];
-        const fz_crule *c = &e->crules[r];
+        fz_crule *c = &e->crules[r];
         if (rule->kind == FZ_RK_LITERAL) {
             for (size_t i = 0; i < rule->n_literals; i++)
                 if (expr_push(l, literal_expr(rule->literals[i]), base, r, r))
                     return -1;
         } else if (rule->kind == FZ_RK_PATTERN && c->path != FZ_PATH_PCRE2) {
-            unsigned flags = base | HS_FLAG_DOTALL | (fz_pattern_needs_utf8(rule->pattern) ? HS_FLAG_UTF8 : 0);
+            if (c->planned && c->path == FZ_PATH_HYPERSCAN) {
+                int prc = plan_rule(e, l, r);
+                if (prc < 0)
+                    return -1;
+                if (prc == 0)
+                    continue;
+                c->planned = 0;
+            }
+            unsigned flags = pattern_flags(rule->pattern);
             unsigned id = r;
             if (c->path == FZ_PATH_PREFILTER) {
                 flags |= HS_FLAG_PREFILTER;
@@ -180,7 +289,8 @@ static int build_exprs(const fz_engine *e, expr_list *l)
         }
     }
     for (int t = 0; t < FZ_TRIG_COUNT; t++)
-        if (expr_push(l, strdup(k_triggers[t]), base | HS_FLAG_UTF8, (unsigned)(rs->n_rules + (size_t)t), UINT32_MAX))
+        if (expr_push(l, strdup(k_triggers[t]), pattern_flags(k_triggers[t]), (unsigned)(rs->n_rules + (size_t)t),
+                      UINT32_MAX))
             return -1;
     return 0;
 }
@@ -195,7 +305,7 @@ int fz_compile_rule_db(const fz_engine *e, uint32_t rule, hs_database_t **db)
         for (size_t i = 0; i < r->n_literals && !rc; i++)
             rc = expr_push(&l, literal_expr(r->literals[i]), base, 0, rule);
     } else if (r->kind == FZ_RK_PATTERN) {
-        unsigned flags = base | HS_FLAG_DOTALL | (fz_pattern_needs_utf8(r->pattern) ? HS_FLAG_UTF8 : 0);
+        unsigned flags = pattern_flags(r->pattern);
         if (e->crules[rule].path == FZ_PATH_PREFILTER)
             flags |= HS_FLAG_PREFILTER;
         rc = e->crules[rule].path == FZ_PATH_PCRE2 ? -1 : expr_push(&l, strdup(r->pattern), flags, 0, rule);
@@ -244,6 +354,10 @@ static int compile_hs(fz_engine *e, fz_diags *diags)
         }
         const fz_rule *rule = &rs->rules[r];
         fz_crule *c = &e->crules[r];
+        if (c->planned) {
+            c->planned = 0;         /* first, try the pattern as written */
+            continue;
+        }
         c->path = c->path == FZ_PATH_HYPERSCAN ? FZ_PATH_PREFILTER : FZ_PATH_PCRE2;
         fz_diag_emit(diags, FZ_DIAG_WARNING, rule->pattern_pos.file, rule->pattern_pos.line, rule->pattern_pos.col,
                      rule->id, "slow path: %s (Hyperscan: %s)",
@@ -376,6 +490,7 @@ static int prepare_rules(fz_engine *e, fz_diags *diags)
         fz_crule *c = &e->crules[r];
         c->derived = rule->kind == FZ_RK_COMBO || rule->n_not > 0;
         c->path = rule->kind == FZ_RK_COMBO ? FZ_PATH_NONE : FZ_PATH_HYPERSCAN;
+        c->planned = rule->kind == FZ_RK_PATTERN;
         c->max_width = rule->kind == FZ_RK_COMBO ? 0 : rule_max_width(rule);
         if (rule->kind != FZ_RK_COMBO && !(c->re = pcre_for_rule(rule))) {
             fz_diag_emit(diags, FZ_DIAG_ERROR, rule->pos.file, rule->pos.line, rule->pos.col, rule->id,
@@ -414,7 +529,15 @@ int fz_compile(fz_engine *e, fz_diags *diags)
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     rc = fz_dbcache_load(e, diags);
-    if (rc != 0) {
+    if (rc == 0) {
+        /* The cached database refers to piece numbers: rebuild the list of
+         * gapped branches exactly as the compile did. */
+        expr_list l = {0};
+        rc = build_exprs(e, &l) ? FZ_ENOMEM : 0;
+        expr_free(&l);
+        if (rc)
+            return rc;
+    } else {
         rc = compile_hs(e, diags);
         if (rc)
             return rc;
@@ -441,6 +564,7 @@ void fz_compile_free(fz_engine *e)
     free(e->eval_order);
     free(e->dep_start);
     free(e->dep_list);
+    free(e->gapped);
     free(e->pcre_only);
     free(e->prefiltered);
     hs_free_scratch(e->proto);

@@ -9,7 +9,7 @@
  * copied from another machine can cost time, never a crash.
  *
  * File: "FZDB" magic, format version, key length + key, rule count, one path
- * byte per rule (which rules were demoted to prefilter or PCRE2), database
+ * byte per rule (its path: demoted to prefilter or PCRE2; planned or whole), database
  * length + bytes, XXH64 of everything before it. Written to a temporary file
  * and renamed, so a reader never sees half a file. */
 #include <errno.h>
@@ -22,7 +22,7 @@
 
 #include "dbcache.h"
 
-#define CACHE_FORMAT 1u
+#define CACHE_FORMAT 2u
 #define MAX_CACHE_FILE (512u << 20)
 
 static void cache_key(const fz_engine *e, char *key, size_t cap)
@@ -116,9 +116,13 @@ int fz_dbcache_load(fz_engine *e, fz_diags *diags)
         ok = 0;
     }
     if (ok) {
-        for (uint32_t r = 0; r < nrules; r++)
-            if (e->crules[r].path != FZ_PATH_NONE)
-                e->crules[r].path = (fz_rule_path)(paths[r] <= FZ_PATH_PCRE2 ? paths[r] : FZ_PATH_PCRE2);
+        for (uint32_t r = 0; r < nrules; r++) {
+            if (e->crules[r].path == FZ_PATH_NONE)
+                continue;
+            unsigned kind = paths[r] & 15;
+            e->crules[r].path = (fz_rule_path)(kind <= FZ_PATH_PCRE2 ? kind : FZ_PATH_PCRE2);
+            e->crules[r].planned = (paths[r] >> 4) & 1;
+        }
         e->from_cache = 1;
     }
     free(buf);
@@ -161,7 +165,7 @@ void fz_dbcache_store(fz_engine *e, fz_diags *diags)
     int bad = put(&b, "FZDB", 4) || put(&b, &fmt, 4) || put(&b, &klen, 4) || put(&b, key, klen) ||
               put(&b, &nrules, 4);
     for (uint32_t r = 0; !bad && r < nrules; r++) {
-        unsigned char p = (unsigned char)e->crules[r].path;
+        unsigned char p = (unsigned char)(e->crules[r].path | (e->crules[r].planned ? 16 : 0));
         bad = put(&b, &p, 1);
     }
     bad = bad || put(&b, &dblen, 8) || put(&b, bytes, nbytes);

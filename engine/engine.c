@@ -133,6 +133,8 @@ void fz_worker_free(fz_worker *w)
     free(w->cand);
     free(w->ends);
     free(w->pending);
+    free(w->pieces);
+    free(w->piece_ends);
     free(w);
 }
 
@@ -162,6 +164,18 @@ static int worker_prepare(fz_worker *w, const fz_engine *e)
             return FZ_ENOMEM;
         w->pending = p;
         w->pending_cap = pw;
+    }
+    size_t piece_words = (e->n_pieces + 63) / 64 + 1;
+    if (w->pieces_cap < piece_words) {
+        uint64_t *p = realloc(w->pieces, piece_words * sizeof *p);
+        if (p)
+            w->pieces = p;
+        uint32_t *pe = realloc(w->piece_ends, piece_words * 64 * sizeof *pe);
+        if (pe)
+            w->piece_ends = pe;
+        if (!p || !pe)
+            return FZ_ENOMEM;
+        w->pieces_cap = piece_words;
     }
     if (w->ends_cap < e->rs->n_rules + 1) {
         uint32_t *n = realloc(w->ends, (e->rs->n_rules + 1) * sizeof *n);
@@ -218,6 +232,10 @@ static int collect_hits(const fz_engine *e, fz_worker *w, fz_verdict *v, const c
             bits &= bits - 1;
             if (r >= n_rules)
                 break;
+            /* A rule with score 0 is a building block: it shows up by name
+             * in the "because" of the combination it feeds, not as a hit. */
+            if (e->rs->rules[r].score == 0)
+                continue;
             size_t s, t, os = 0, ot = 0;
             int span = fz_match_evidence(e, w, r, text, len, &s, &t);
             if (span)

@@ -33,6 +33,7 @@
  * rules; prefiltered patterns report on a separate range so that a raw hit
  * is never mistaken for a confirmed one. */
 #define FZ_ID_PREFILTER_BASE (1u << 30)
+#define FZ_ID_PIECE_BASE (1u << 29)
 
 /* Entity kinds worth extracting, as reported by their Hyperscan triggers. */
 enum { FZ_TRIG_URL = 0, FZ_TRIG_DIGITS, FZ_TRIG_HANDLE, FZ_TRIG_AMOUNT, FZ_TRIG_COUNT };
@@ -45,6 +46,7 @@ static inline int fz_bit_test(const uint64_t *b, uint32_t i) { return (int)((b[i
 /* --- compiled rules --------------------------------------------------------------- */
 typedef struct fz_crule {
     fz_rule_path path;
+    int planned;            /* compiled through hsplan.c (byte mode, gaps split) */
     int derived;            /* a combination, or has 'not': evaluated after the scan */
     uint32_t eval_pos;      /* derived rules: position in eval_order */
     uint32_t max_width;     /* longest match in bytes, UINT32_MAX if unbounded */
@@ -68,6 +70,12 @@ typedef struct fz_entity {
 
 #define FZ_MAX_ENTITIES 48
 
+/* A pattern branch that Hyperscan sees as separate pieces. */
+typedef struct fz_gapped {
+    uint32_t rule;
+    uint32_t first_piece, n_pieces;
+} fz_gapped;
+
 /* --- the engine ------------------------------------------------------------------------ */
 struct fz_engine {
     atomic_int refs;
@@ -84,6 +92,9 @@ struct fz_engine {
     size_t n_pcre_only;
     uint32_t *prefiltered;      /* rules whose Hyperscan hits need confirming */
     size_t n_prefiltered;
+    fz_gapped *gapped;          /* branches split at gaps: all pieces seen -> PCRE2 confirms */
+    size_t n_gapped, cap_gapped;
+    size_t n_pieces;
     size_t n_signals, n_words;
     fz_extractor ex;
     pthread_mutex_t jit_lock;
@@ -107,6 +118,9 @@ struct fz_worker {
     size_t ends_cap;
     uint64_t *pending;          /* derived rules to evaluate, by eval position */
     size_t pending_cap;
+    uint64_t *pieces;           /* pieces of gapped branches seen by Hyperscan */
+    uint32_t *piece_ends;       /* end of each piece's first match (valid when its bit is set) */
+    size_t pieces_cap;
     uint32_t triggers;          /* entity kinds whose Hyperscan trigger fired */
 };
 

@@ -13,8 +13,8 @@
 #include "engine_internal.h"
 
 typedef struct {
-    uint64_t *bits, *cand;
-    uint32_t *ends;
+    uint64_t *bits, *cand, *pieces;
+    uint32_t *ends, *piece_ends;
     uint32_t n_rules;
     uint32_t *triggers;
 } scan_ctx;
@@ -30,6 +30,10 @@ static int on_match(unsigned int id, unsigned long long from, unsigned long long
     }
     else if (id >= FZ_ID_PREFILTER_BASE)
         fz_bit_set(c->cand, id - FZ_ID_PREFILTER_BASE);
+    else if (id >= FZ_ID_PIECE_BASE) {
+        fz_bit_set(c->pieces, id - FZ_ID_PIECE_BASE);
+        c->piece_ends[id - FZ_ID_PIECE_BASE] = (uint32_t)to;
+    }
     else
         *c->triggers |= 1u << (id - c->n_rules);
     return 0;
@@ -68,13 +72,55 @@ static int pcre_find(const fz_engine *e, fz_worker *w, uint32_t rule, const char
     return 1;
 }
 
+/* Move back to the start of the UTF-8 character holding byte `at`. */
+static size_t char_start(const char *text, size_t at)
+{
+    while (at > 0 && ((unsigned char)text[at] & 0xC0) == 0x80)
+        at--;
+    return at;
+}
+
+/* Gapped branches whose pieces were all seen are candidates; PCRE2 decides,
+ * once per rule. A match of the pattern holds an occurrence of every piece,
+ * each ending no earlier than that piece's first match, and is at most
+ * max_width long: so it starts no earlier than (earliest piece end -
+ * max_width), and the search can start there. */
+static void confirm_gapped(const fz_engine *e, fz_worker *w, const char *text, size_t len)
+{
+    uint32_t last_tried = UINT32_MAX;
+    for (size_t i = 0; i < e->n_gapped; i++) {
+        const fz_gapped *g = &e->gapped[i];
+        if (g->rule == last_tried || fz_bit_test(w->bits, g->rule))
+            continue;
+        uint32_t earliest = UINT32_MAX;
+        int all = 1;
+        for (uint32_t k = 0; all && k < g->n_pieces; k++) {
+            all = fz_bit_test(w->pieces, g->first_piece + k);
+            if (all && w->piece_ends[g->first_piece + k] < earliest)
+                earliest = w->piece_ends[g->first_piece + k];
+        }
+        if (!all)
+            continue;
+        last_tried = g->rule;       /* a rule's branches are consecutive */
+        uint32_t width = e->crules[g->rule].max_width;
+        size_t from = width != UINT32_MAX && earliest > width ? char_start(text, earliest - width) : 0;
+        size_t s, t;
+        if (pcre_find(e, w, g->rule, text, len, from, &s, &t)) {
+            fz_bit_set(w->bits, g->rule);
+            w->ends[g->rule] = (uint32_t)t;
+        }
+    }
+}
+
 int fz_match(const fz_engine *e, fz_worker *w, const char *text, size_t len)
 {
     memset(w->bits, 0, e->n_words * sizeof *w->bits);
     if (e->n_prefiltered)
         memset(w->cand, 0, e->n_words * sizeof *w->cand);
+    if (e->n_pieces)
+        memset(w->pieces, 0, (e->n_pieces + 63) / 64 * sizeof *w->pieces);
     w->triggers = 0;
-    scan_ctx ctx = {w->bits, w->cand, w->ends, (uint32_t)e->rs->n_rules, &w->triggers};
+    scan_ctx ctx = {w->bits, w->cand, w->pieces, w->ends, w->piece_ends, (uint32_t)e->rs->n_rules, &w->triggers};
     if (hs_scan(e->db, text, (unsigned)len, 0, w->scratch, on_match, &ctx) != HS_SUCCESS)
         return FZ_EHS;
     size_t s, t;
@@ -83,6 +129,7 @@ int fz_match(const fz_engine *e, fz_worker *w, const char *text, size_t len)
         if (fz_bit_test(w->cand, r) && pcre_find(e, w, r, text, len, 0, &s, &t))
             fz_bit_set(w->bits, r);
     }
+    confirm_gapped(e, w, text, len);
     for (size_t i = 0; i < e->n_pcre_only; i++) {
         uint32_t r = e->pcre_only[i];
         if (pcre_find(e, w, r, text, len, 0, &s, &t))
@@ -167,9 +214,7 @@ int fz_match_evidence(const fz_engine *e, fz_worker *w, uint32_t rule, const cha
     size_t from = 0;
     if (c->path == FZ_PATH_HYPERSCAN && c->max_width != UINT32_MAX && w->ends[rule] <= len) {
         size_t stop = w->ends[rule];
-        from = stop > c->max_width ? stop - c->max_width : 0;
-        while (from > 0 && ((unsigned char)text[from] & 0xC0) == 0x80)
-            from--;
+        from = stop > c->max_width ? char_start(text, stop - c->max_width) : 0;
     }
     if (pcre_find(e, w, rule, text, len, from, start, end))
         return 1;
