@@ -177,7 +177,22 @@ static int useful_piece(const char *piece)
     return ok;
 }
 
-static int push_gapped(fz_engine *e, uint32_t rule, uint32_t first, uint32_t n)
+static uint32_t width_of(const char *pattern)
+{
+    hs_expr_info_t *info = NULL;
+    hs_compile_error_t *err = NULL;
+    uint32_t w = UINT32_MAX;
+    if (hs_expression_info(pattern, pattern_flags(pattern) & ~HS_FLAG_SINGLEMATCH, &info, &err) == HS_SUCCESS &&
+        info->max_width != UINT_MAX)
+        w = info->max_width;
+    free(info);
+    hs_free_compile_error(err);
+    return w;
+}
+
+/* A gapped branch: its pieces are numbered first .. first + n - 1; PCRE2
+ * confirms it with the branch alone, as written (src). */
+static int push_gapped(fz_engine *e, uint32_t rule, uint32_t first, uint32_t n, const char *src, size_t len)
 {
     if (e->n_gapped == e->cap_gapped) {
         size_t cap = e->cap_gapped ? e->cap_gapped * 2 : 64;
@@ -187,8 +202,37 @@ static int push_gapped(fz_engine *e, uint32_t rule, uint32_t first, uint32_t n)
         e->gapped = g;
         e->cap_gapped = cap;
     }
-    e->gapped[e->n_gapped++] = (fz_gapped){rule, first, n};
+    if (e->n_pieces > e->cap_piece_branch) {
+        size_t cap = e->n_pieces * 2;
+        uint32_t *pb = realloc(e->piece_branch, cap * sizeof *pb);
+        if (!pb)
+            return -1;
+        e->piece_branch = pb;
+        e->cap_piece_branch = cap;
+    }
+    for (uint32_t k = first; k < first + n; k++)
+        e->piece_branch[k] = (uint32_t)e->n_gapped;
+    char *branch = strndup(src, len);
+    int errcode;
+    PCRE2_SIZE off;
+    pcre2_code *re = branch ? pcre2_compile((PCRE2_SPTR)branch, len, PCRE2_UTF | PCRE2_CASELESS | PCRE2_DOTALL,
+                                            &errcode, &off, NULL)
+                            : NULL;
+    uint32_t width = branch ? width_of(branch) : UINT32_MAX;
+    free(branch);
+    if (!re)
+        return -1;
+    pcre2_jit_compile(re, PCRE2_JIT_COMPLETE);
+    e->gapped[e->n_gapped++] = (fz_gapped){rule, first, n, width, re};
     return 0;
+}
+
+static void free_gapped(fz_engine *e)
+{
+    for (size_t i = 0; i < e->n_gapped; i++)
+        pcre2_code_free(e->gapped[i].re);
+    e->n_gapped = 0;
+    e->n_pieces = 0;
 }
 
 #define EXPAND_LIMIT 256
@@ -241,14 +285,15 @@ static int plan_rule(fz_engine *e, expr_list *l, uint32_t r)
             kept++;
         }
         if (!rc)
-            rc = kept ? push_gapped(e, r, first, kept) : 1;
+            rc = kept ? push_gapped(e, r, first, kept, e->rs->rules[r].pattern + br->src_start, br->src_len) : 1;
     }
     fz_hs_plan_free(&plan);
     if (rc) {
         /* Undo this rule's part: it goes in whole. */
         while (l->n > mark_n)
             free(l->exprs[--l->n]);
-        e->n_gapped = mark_g;
+        while (e->n_gapped > mark_g)
+            pcre2_code_free(e->gapped[--e->n_gapped].re);
         e->n_pieces = mark_p;
     }
     return rc;
@@ -260,8 +305,7 @@ static int build_exprs(fz_engine *e, expr_list *l)
 {
     const fz_ruleset *rs = e->rs;
     const unsigned base = HS_FLAG_SINGLEMATCH | HS_FLAG_CASELESS;
-    e->n_gapped = 0;
-    e->n_pieces = 0;
+    free_gapped(e);
     for (uint32_t r = 0; r < rs->n_rules; r++) {
         const fz_rule *rule = &rs->rules[r];
         fz_crule *c = &e->crules[r];
@@ -564,7 +608,9 @@ void fz_compile_free(fz_engine *e)
     free(e->eval_order);
     free(e->dep_start);
     free(e->dep_list);
+    free_gapped(e);
     free(e->gapped);
+    free(e->piece_branch);
     free(e->pcre_only);
     free(e->prefiltered);
     hs_free_scratch(e->proto);

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "engine_internal.h"
+#include "json_out.h"
 #include "normalize_internal.h"
 
 static atomic_ullong g_serial;
@@ -27,6 +28,10 @@ static void engine_free(fz_engine *e)
 {
     if (!e)
         return;
+    if (e->category_json)
+        for (size_t i = 0; i < e->rs->n_categories; i++)
+            free(e->category_json[i]);
+    free(e->category_json);
     if (e->rs)
         fz_compile_free(e);
     fz_extractor_free(&e->ex);
@@ -34,6 +39,38 @@ static void engine_free(fz_engine *e)
     fz_ruleset_free(e->rs);
     free(e->cache_dir);
     free(e);
+}
+
+/* Names that every verdict writes are escaped once, here. */
+static int prepare_json(fz_engine *e)
+{
+    fz_buf b = FZ_BUF_INIT;
+    fz_ruleset *rs = e->rs;
+    for (size_t r = 0; r < rs->n_rules; r++) {
+        fz_buf_clear(&b);
+        if (fz_json_str(&b, rs->rules[r].id, strlen(rs->rules[r].id)))
+            goto fail;
+        e->crules[r].id_json = fz_arena_strndup(&rs->arena, b.data, b.len);
+        e->crules[r].id_json_len = b.len;
+        if (!e->crules[r].id_json)
+            goto fail;
+    }
+    e->category_json = calloc(rs->n_categories ? rs->n_categories : 1, sizeof *e->category_json);
+    for (size_t c = 0; e->category_json && c < rs->n_categories; c++) {
+        fz_buf_clear(&b);
+        if (fz_json_str(&b, rs->categories[c].id, strlen(rs->categories[c].id)) ||
+            !(e->category_json[c] = strdup(b.data)))
+            goto fail;
+    }
+    fz_buf_clear(&b);
+    if (!e->category_json || fz_json_str(&b, e->version, strlen(e->version)))
+        goto fail;
+    snprintf(e->version_json, sizeof e->version_json, ",\"rules_version\":%s", b.data);
+    fz_buf_free(&b);
+    return 0;
+fail:
+    fz_buf_free(&b);
+    return FZ_ENOMEM;
 }
 
 int fz_engine_new(const fz_engine_config *cfg, fz_engine **out, fz_error *err)
@@ -79,6 +116,10 @@ int fz_engine_new(const fz_engine_config *cfg, fz_engine **out, fz_error *err)
         return rc;
     }
     snprintf(e->version, sizeof e->version, "%s+%.8s", e->rs->policy.version, e->rs->hash);
+    if (prepare_json(e)) {
+        engine_free(e);
+        return fz_error_set(err, FZ_ENOMEM, "out of memory");
+    }
     *out = e;
     return 0;
 }
@@ -132,9 +173,12 @@ void fz_worker_free(fz_worker *w)
     free(w->bits);
     free(w->cand);
     free(w->ends);
+    free(w->span_start);
+    free(w->span_gen);
     free(w->pending);
     free(w->pieces);
     free(w->piece_ends);
+    free(w->branches);
     free(w);
 }
 
@@ -177,12 +221,31 @@ static int worker_prepare(fz_worker *w, const fz_engine *e)
             return FZ_ENOMEM;
         w->pieces_cap = piece_words;
     }
-    if (w->ends_cap < e->rs->n_rules + 1) {
-        uint32_t *n = realloc(w->ends, (e->rs->n_rules + 1) * sizeof *n);
-        if (!n)
+    size_t branch_words = (e->n_gapped + 63) / 64 + 1;
+    if (w->branches_cap < branch_words) {
+        uint64_t *br = realloc(w->branches, branch_words * sizeof *br);
+        if (!br)
             return FZ_ENOMEM;
-        w->ends = n;
-        w->ends_cap = e->rs->n_rules + 1;
+        w->branches = br;
+        w->branches_cap = branch_words;
+    }
+    if (w->ends_cap < e->rs->n_rules + 1) {
+        size_t n = e->rs->n_rules + 1;
+        uint32_t *a = realloc(w->ends, n * sizeof *a);
+        if (a)
+            w->ends = a;
+        uint32_t *b = realloc(w->span_start, n * sizeof *b);
+        if (b)
+            w->span_start = b;
+        uint32_t *c = realloc(w->span_gen, n * sizeof *c);
+        if (c) {
+            w->span_gen = c;
+            memset(c, 0, n * sizeof *c);
+            w->gen = 0;
+        }
+        if (!a || !b || !c)
+            return FZ_ENOMEM;
+        w->ends_cap = n;
     }
     w->scratch_serial = e->serial;
     return 0;

@@ -49,6 +49,8 @@ typedef struct fz_crule {
     int planned;            /* compiled through hsplan.c (byte mode, gaps split) */
     int derived;            /* a combination, or has 'not': evaluated after the scan */
     uint32_t eval_pos;      /* derived rules: position in eval_order */
+    const char *id_json;    /* the id as a JSON string, quotes included */
+    size_t id_json_len;
     uint32_t max_width;     /* longest match in bytes, UINT32_MAX if unbounded */
     pcre2_code *re;         /* evidence / confirmation; NULL for combinations */
     atomic_int jitted;      /* PCRE2 JIT is compiled lazily, on the first hit */
@@ -74,6 +76,8 @@ typedef struct fz_entity {
 typedef struct fz_gapped {
     uint32_t rule;
     uint32_t first_piece, n_pieces;
+    uint32_t max_width;     /* of the branch, in bytes; UINT32_MAX if unbounded */
+    pcre2_code *re;         /* the branch alone, as written, JIT-compiled */
 } fz_gapped;
 
 /* --- the engine ------------------------------------------------------------------------ */
@@ -95,10 +99,14 @@ struct fz_engine {
     fz_gapped *gapped;          /* branches split at gaps: all pieces seen -> PCRE2 confirms */
     size_t n_gapped, cap_gapped;
     size_t n_pieces;
+    uint32_t *piece_branch;     /* per piece: its gapped branch */
+    size_t cap_piece_branch;
     size_t n_signals, n_words;
     fz_extractor ex;
     pthread_mutex_t jit_lock;
     char version[96];
+    char version_json[112];     /* ,"rules_version":"..." */
+    char **category_json;       /* each category id as a JSON string */
     char *cache_dir;            /* NULL: no database cache */
     double compile_ms;
     int from_cache;
@@ -115,10 +123,15 @@ struct fz_worker {
     uint64_t *cand;             /* prefilter candidates */
     size_t words_cap;
     uint32_t *ends;             /* per rule: end of its first Hyperscan match (valid when its bit is set) */
+    uint32_t *span_start;       /* per rule: a span PCRE2 already found (see span_gen) */
+    uint32_t *span_gen;         /* span_start/ends hold an exact span when span_gen[r] == gen */
+    uint32_t gen;               /* counts scans */
     size_t ends_cap;
     uint64_t *pending;          /* derived rules to evaluate, by eval position */
     size_t pending_cap;
     uint64_t *pieces;           /* pieces of gapped branches seen by Hyperscan */
+    uint64_t *branches;         /* gapped branches with a piece seen: the candidates */
+    size_t branches_cap;
     uint32_t *piece_ends;       /* end of each piece's first match (valid when its bit is set) */
     size_t pieces_cap;
     uint32_t triggers;          /* entity kinds whose Hyperscan trigger fired */

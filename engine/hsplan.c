@@ -197,7 +197,7 @@ int fz_hs_plan_pattern(const char *pattern, fz_hs_plan *plan)
     fz_hs_branch br = {0};
     fz_buf piece = FZ_BUF_INIT;
     int depth = 0, rc = 0, gaps = 0;
-    const char *p = pattern;
+    const char *p = pattern, *branch_start = pattern;
     while (*p && !rc) {
         size_t n;
         if (*p == '\\') {
@@ -210,9 +210,11 @@ int fz_hs_plan_pattern(const char *pattern, fz_hs_plan *plan)
         size_t q = quantifier_len(p + n);
         if (depth == 0 && *p == '|') {
             br.gapped = gaps;
+            br.src_start = (size_t)(branch_start - pattern);
+            br.src_len = (size_t)(p - branch_start);
             rc = plan_push_piece(&br, &piece) || plan_push_branch(plan, &br);
             gaps = 0;
-            p++;
+            branch_start = ++p;
             continue;
         }
         if (depth == 0 && q && is_wildcard(p, n) && !(q == 1 && p[n] == '?')) {
@@ -235,6 +237,8 @@ int fz_hs_plan_pattern(const char *pattern, fz_hs_plan *plan)
         p += n;
     }
     br.gapped = gaps;
+    br.src_start = (size_t)(branch_start - pattern);
+    br.src_len = (size_t)(p - branch_start);
     if (!rc)
         rc = plan_push_piece(&br, &piece) || plan_push_branch(plan, &br);
     fz_buf_free(&piece);

@@ -8,6 +8,8 @@ typedef struct fz_hs_branch {
     char **pieces;      /* rewritten for byte mode; one piece when not gapped */
     size_t n_pieces;
     int gapped;         /* 1: all pieces must be seen, then PCRE2 confirms */
+    size_t src_start;   /* the branch as written: pattern[src_start .. src_start + src_len) */
+    size_t src_len;
 } fz_hs_branch;
 
 typedef struct fz_hs_plan {

@@ -14,6 +14,21 @@
 
 static const char k_hex[] = "0123456789abcdef";
 
+/* 1 for ASCII bytes that go into a JSON string as they are. */
+static const unsigned char k_plain[128] = {
+    ['!'] = 1, [' '] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1, ['('] = 1, [')'] = 1,
+    ['*'] = 1, ['+'] = 1, [','] = 1, ['-'] = 1, ['.'] = 1, ['/'] = 1, ['0'] = 1, ['1'] = 1, ['2'] = 1,
+    ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1, [':'] = 1, [';'] = 1,
+    ['<'] = 1, ['='] = 1, ['>'] = 1, ['?'] = 1, ['@'] = 1, ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1,
+    ['E'] = 1, ['F'] = 1, ['G'] = 1, ['H'] = 1, ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1, ['M'] = 1,
+    ['N'] = 1, ['O'] = 1, ['P'] = 1, ['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1,
+    ['W'] = 1, ['X'] = 1, ['Y'] = 1, ['Z'] = 1, ['['] = 1, [']'] = 1, ['^'] = 1, ['_'] = 1, ['`'] = 1,
+    ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1, ['g'] = 1, ['h'] = 1, ['i'] = 1,
+    ['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1,
+    ['s'] = 1, ['t'] = 1, ['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1, ['y'] = 1, ['z'] = 1, ['{'] = 1,
+    ['|'] = 1, ['}'] = 1, ['~'] = 1, [0x7F] = 1,
+};
+
 int fz_json_str(fz_buf *o, const char *s, size_t n)
 {
     /* Worst case: every byte becomes \u00XX (6) or U+FFFD (3). */
@@ -23,11 +38,26 @@ int fz_json_str(fz_buf *o, const char *s, size_t n)
     const unsigned char *p = (const unsigned char *)s, *end = p + n;
     *w++ = '"';
     while (p < end) {
+        /* A run of plain ASCII and well-formed 3-byte characters (Chinese)
+         * is copied as it is. */
+        const unsigned char *run = p;
+        for (;;) {
+            if (p < end && *p < 0x80 && k_plain[*p]) {
+                p++;
+            } else if (end - p >= 3 && (p[0] & 0xF0) == 0xE0 && (p[1] & 0xC0) == 0x80 && (p[2] & 0xC0) == 0x80 &&
+                       (p[0] != 0xE0 || p[1] >= 0xA0) && (p[0] != 0xED || p[1] < 0xA0)) {
+                p += 3;
+            } else {
+                break;
+            }
+        }
+        if (p > run) {
+            memcpy(w, run, (size_t)(p - run));
+            w += p - run;
+            continue;
+        }
         unsigned char c = *p;
-        if (c >= 0x20 && c != '"' && c != '\\' && c < 0x80) {
-            *w++ = (char)c;
-            p++;
-        } else if (c >= 0x80) {
+        if (c >= 0x80) {
             int len;
             uint32_t cp = fz_utf8_decode(p, end, &len);
             if (cp == 0xFFFD && !fz_utf8_is_real_fffd(p, len))
@@ -35,20 +65,20 @@ int fz_json_str(fz_buf *o, const char *s, size_t n)
             else
                 memcpy(w, p, (size_t)len), w += len;
             p += len;
-        } else {
-            *w++ = '\\';
-            switch (c) {
-            case '"': *w++ = '"'; break;
-            case '\\': *w++ = '\\'; break;
-            case '\n': *w++ = 'n'; break;
-            case '\r': *w++ = 'r'; break;
-            case '\t': *w++ = 't'; break;
-            default:
-                *w++ = 'u'; *w++ = '0'; *w++ = '0';
-                *w++ = k_hex[c >> 4]; *w++ = k_hex[c & 15];
-            }
-            p++;
+            continue;
         }
+        *w++ = '\\';
+        switch (c) {
+        case '"': *w++ = '"'; break;
+        case '\\': *w++ = '\\'; break;
+        case '\n': *w++ = 'n'; break;
+        case '\r': *w++ = 'r'; break;
+        case '\t': *w++ = 't'; break;
+        default:
+            *w++ = 'u'; *w++ = '0'; *w++ = '0';
+            *w++ = k_hex[c >> 4]; *w++ = k_hex[c & 15];
+        }
+        p++;
     }
     *w++ = '"';
     o->len = (size_t)(w - o->data);

@@ -72,6 +72,15 @@ static int pcre_find(const fz_engine *e, fz_worker *w, uint32_t rule, const char
     return 1;
 }
 
+/* A rule PCRE2 confirmed: it fired, and its evidence is already known. */
+static void confirmed(fz_worker *w, uint32_t rule, size_t start, size_t end)
+{
+    fz_bit_set(w->bits, rule);
+    w->span_start[rule] = (uint32_t)start;
+    w->ends[rule] = (uint32_t)end;
+    w->span_gen[rule] = w->gen;
+}
+
 /* Move back to the start of the UTF-8 character holding byte `at`. */
 static size_t char_start(const char *text, size_t at)
 {
@@ -80,36 +89,39 @@ static size_t char_start(const char *text, size_t at)
     return at;
 }
 
-/* Gapped branches whose pieces were all seen are candidates; PCRE2 decides,
- * once per rule. A match of the pattern holds an occurrence of every piece,
- * each ending no earlier than that piece's first match, and is at most
- * max_width long: so it starts no earlier than (earliest piece end -
- * max_width), and the search can start there. */
+/* Gapped branches with a piece seen are candidates; when all their pieces
+ * were seen, PCRE2 decides with the branch alone. A match of the branch
+ * holds an occurrence of every piece, each ending no earlier than that
+ * piece's first match; so it ends no earlier than the latest of those, and
+ * starts at most max_width before: the search starts there. */
 static void confirm_gapped(const fz_engine *e, fz_worker *w, const char *text, size_t len)
 {
-    uint32_t last_tried = UINT32_MAX;
-    for (size_t i = 0; i < e->n_gapped; i++) {
-        const fz_gapped *g = &e->gapped[i];
-        if (g->rule == last_tried || fz_bit_test(w->bits, g->rule))
-            continue;
-        uint32_t earliest = UINT32_MAX;
-        int all = 1;
-        for (uint32_t k = 0; all && k < g->n_pieces; k++) {
-            all = fz_bit_test(w->pieces, g->first_piece + k);
-            if (all && w->piece_ends[g->first_piece + k] < earliest)
-                earliest = w->piece_ends[g->first_piece + k];
+    size_t bw = (e->n_gapped + 63) / 64;
+    memset(w->branches, 0, bw * sizeof *w->branches);
+    for (size_t word = 0; word < (e->n_pieces + 63) / 64; word++)
+        for (uint64_t b = w->pieces[word]; b; b &= b - 1)
+            fz_bit_set(w->branches, e->piece_branch[word * 64 + (size_t)__builtin_ctzll(b)]);
+    for (size_t word = 0; word < bw; word++)
+        for (uint64_t b = w->branches[word]; b; b &= b - 1) {
+            const fz_gapped *g = &e->gapped[word * 64 + (size_t)__builtin_ctzll(b)];
+            if (fz_bit_test(w->bits, g->rule))
+                continue;
+            uint32_t latest = 0;
+            int all = 1;
+            for (uint32_t k = 0; all && k < g->n_pieces; k++) {
+                all = fz_bit_test(w->pieces, g->first_piece + k);
+                if (all && w->piece_ends[g->first_piece + k] > latest)
+                    latest = w->piece_ends[g->first_piece + k];
+            }
+            if (!all)
+                continue;
+            size_t from = g->max_width != UINT32_MAX && latest > g->max_width ? char_start(text, latest - g->max_width)
+                                                                               : 0;
+            if (pcre2_jit_match(g->re, (PCRE2_SPTR)text, len, from, 0, w->md, NULL) >= 0) {
+                PCRE2_SIZE *ov = pcre2_get_ovector_pointer(w->md);
+                confirmed(w, g->rule, ov[0], ov[1]);
+            }
         }
-        if (!all)
-            continue;
-        last_tried = g->rule;       /* a rule's branches are consecutive */
-        uint32_t width = e->crules[g->rule].max_width;
-        size_t from = width != UINT32_MAX && earliest > width ? char_start(text, earliest - width) : 0;
-        size_t s, t;
-        if (pcre_find(e, w, g->rule, text, len, from, &s, &t)) {
-            fz_bit_set(w->bits, g->rule);
-            w->ends[g->rule] = (uint32_t)t;
-        }
-    }
 }
 
 int fz_match(const fz_engine *e, fz_worker *w, const char *text, size_t len)
@@ -120,6 +132,10 @@ int fz_match(const fz_engine *e, fz_worker *w, const char *text, size_t len)
     if (e->n_pieces)
         memset(w->pieces, 0, (e->n_pieces + 63) / 64 * sizeof *w->pieces);
     w->triggers = 0;
+    if (++w->gen == 0) {                    /* wrapped: forget every span */
+        memset(w->span_gen, 0, e->rs->n_rules * sizeof *w->span_gen);
+        w->gen = 1;
+    }
     scan_ctx ctx = {w->bits, w->cand, w->pieces, w->ends, w->piece_ends, (uint32_t)e->rs->n_rules, &w->triggers};
     if (hs_scan(e->db, text, (unsigned)len, 0, w->scratch, on_match, &ctx) != HS_SUCCESS)
         return FZ_EHS;
@@ -127,13 +143,13 @@ int fz_match(const fz_engine *e, fz_worker *w, const char *text, size_t len)
     for (size_t i = 0; i < e->n_prefiltered; i++) {
         uint32_t r = e->prefiltered[i];
         if (fz_bit_test(w->cand, r) && pcre_find(e, w, r, text, len, 0, &s, &t))
-            fz_bit_set(w->bits, r);
+            confirmed(w, r, s, t);
     }
     confirm_gapped(e, w, text, len);
     for (size_t i = 0; i < e->n_pcre_only; i++) {
         uint32_t r = e->pcre_only[i];
         if (pcre_find(e, w, r, text, len, 0, &s, &t))
-            fz_bit_set(w->bits, r);
+            confirmed(w, r, s, t);
     }
     return 0;
 }
@@ -208,6 +224,11 @@ int fz_match_evidence(const fz_engine *e, fz_worker *w, uint32_t rule, const cha
     const fz_crule *c = &e->crules[rule];
     if (!c->re)
         return 0;
+    if (w->span_gen[rule] == w->gen) {
+        *start = w->span_start[rule];
+        *end = w->ends[rule];
+        return 1;
+    }
     /* Hyperscan said where the first match ends; a match is at most
      * max_width long, so the search can start that far back (on a
      * character boundary). Slow-path rules search from the start. */

@@ -151,8 +151,9 @@ static int write_hits(const fz_verdict *v, const fz_message *m, fz_buf *o)
     for (size_t i = 0; i < v->n_hits && !rc; i++) {
         const fz_vhit *h = &v->hits[i];
         const fz_rule *r = &rs->rules[h->rule];
+        const fz_crule *c = &v->engine->crules[h->rule];
         rc = fz_buf_append(o, i ? ",{\"rule\":" : "{\"rule\":", i ? 9 : 8) ||
-             fz_json_str(o, r->id, strlen(r->id)) ||
+             fz_buf_append(o, c->id_json, c->id_json_len) ||
              fz_buf_append(o, ",\"score\":", 9) || fz_json_num(o, r->score);
         if (!rc && h->has_span && h->end <= m->text.len) {
             rc = fz_buf_append(o, ",\"evidence\":", 12) ||
@@ -169,8 +170,11 @@ static int write_hits(const fz_verdict *v, const fz_message *m, fz_buf *o)
                 for (size_t k = 0; k < counts[l] && !rc; k++) {
                     if (!fz_bit_test(v->fired, lists[l][k].signal))
                         continue;
+                    uint32_t sig = lists[l][k].signal;
                     rc = (!first && fz_buf_append(o, ",", 1)) ||
-                         fz_json_str(o, lists[l][k].name, strlen(lists[l][k].name));
+                         (sig < rs->n_rules ? fz_buf_append(o, v->engine->crules[sig].id_json,
+                                                            v->engine->crules[sig].id_json_len)
+                                            : fz_json_str(o, lists[l][k].name, strlen(lists[l][k].name)));
                     first = 0;
                 }
             rc = rc || fz_buf_append(o, "]", 1);
@@ -230,13 +234,13 @@ int fz_verdict_write_json(const fz_verdict *v, const fz_message *m, fz_buf *o)
     rc = rc || fz_buf_append(o, "\"action\":\"", 10) || fz_buf_puts(o, action) ||
          fz_buf_append(o, "\",\"score\":", 10) || fz_json_num(o, v->score) ||
          fz_buf_append(o, ",\"category\":", 12) ||
-         (cat ? fz_json_str(o, cat, strlen(cat)) : fz_buf_append(o, "null", 4));
+         (cat ? fz_buf_puts(o, e->category_json[v->category]) : fz_buf_append(o, "null", 4));
     rc = rc || write_hits(v, m, o) || write_entities(v, o);
     if (!rc && v->sender_class >= 0)
         rc = write_number_class(o, "sender", e->rs, v->sender_class, v->sender_score);
     if (!rc && v->callback_class >= 0 && v->callback_score != 0)
         rc = write_number_class(o, "callback", e->rs, v->callback_class, v->callback_score);
-    rc = rc || fz_buf_append(o, ",\"rules_version\":", 17) || fz_json_str(o, e->version, strlen(e->version));
+    rc = rc || fz_buf_puts(o, e->version_json);
     if (!rc && m->extra_json.len)
         rc = fz_buf_append(o, ",", 1) || fz_json_raw(o, m->extra_json.ptr, m->extra_json.len);
     return rc || fz_buf_append(o, "}\n", 2) ? FZ_ENOMEM : 0;
