@@ -237,18 +237,49 @@ static void free_gapped(fz_engine *e)
 
 #define EXPAND_LIMIT 256
 
+/* The id under which literals of length `len` report `target` after their
+ * word boundaries are checked (one id per target, length and boundaries). */
+static int bounded_id(fz_engine *e, uint32_t target, size_t len, int bounds, unsigned *id)
+{
+    for (size_t i = 0; i < e->n_bounded; i++)
+        if (e->bounded[i].target == target && e->bounded[i].len == len && (int)e->bounded[i].bounds == bounds) {
+            *id = FZ_ID_BOUNDED_BASE + (unsigned)i;
+            return 0;
+        }
+    if (e->n_bounded == e->cap_bounded) {
+        size_t cap = e->cap_bounded ? e->cap_bounded * 2 : 64;
+        fz_bounded *b = realloc(e->bounded, cap * sizeof *b);
+        if (!b)
+            return -1;
+        e->bounded = b;
+        e->cap_bounded = cap;
+    }
+    e->bounded[e->n_bounded] = (fz_bounded){target, (uint32_t)len, (uint32_t)bounds};
+    *id = FZ_ID_BOUNDED_BASE + (unsigned)e->n_bounded++;
+    return 0;
+}
+
 /* One expression of a plan: as literals when it matches a finite set of
- * strings (cheap for Hyperscan), else as the rewritten regex. */
-static int push_planned(expr_list *l, const char *expr, unsigned id, uint32_t rule)
+ * strings (cheap for Hyperscan), else as the rewritten regex. Literals that
+ * need a word boundary report through a bounded id and are checked in the
+ * match callback; they cannot be SINGLEMATCH, since a later occurrence may
+ * pass the check where the first did not. */
+static int push_planned(fz_engine *e, expr_list *l, const char *expr, unsigned id, uint32_t rule)
 {
     char **strs;
     size_t *lens, n;
-    if (fz_hs_expand(expr, EXPAND_LIMIT, &strs, &lens, &n))
+    int bounds;
+    if (fz_hs_expand(expr, EXPAND_LIMIT, &strs, &lens, &n, &bounds))
         return expr_push(l, strdup(expr), pattern_flags(expr), id, rule);
     int rc = 0;
     for (size_t i = 0; i < n; i++) {
+        unsigned lit_id = id, flags = HS_FLAG_SINGLEMATCH | HS_FLAG_CASELESS;
+        if (bounds) {
+            rc = rc || bounded_id(e, id, lens[i], bounds, &lit_id);
+            flags = HS_FLAG_CASELESS;
+        }
         if (!rc)
-            rc = expr_push(l, literal_expr(strs[i]), HS_FLAG_SINGLEMATCH | HS_FLAG_CASELESS, id, rule);
+            rc = expr_push(l, literal_expr(strs[i]), flags, lit_id, rule);
         free(strs[i]);
     }
     free(strs);
@@ -266,12 +297,12 @@ static int plan_rule(fz_engine *e, expr_list *l, uint32_t r)
     if (fz_hs_plan_pattern(e->rs->rules[r].pattern, &plan))
         return -1;
     int rc = 0;
-    size_t mark_n = l->n, mark_g = e->n_gapped, mark_p = e->n_pieces;
+    size_t mark_n = l->n, mark_g = e->n_gapped, mark_p = e->n_pieces, mark_b = e->n_bounded;
     for (size_t b = 0; b < plan.n && !rc; b++) {
         const fz_hs_branch *br = &plan.branches[b];
         if (!br->gapped) {
             if (br->n_pieces == 1)
-                rc = push_planned(l, br->pieces[0], r, r);
+                rc = push_planned(e, l, br->pieces[0], r, r);
             else
                 rc = 1;         /* an empty branch: the pattern can match nothing */
             continue;
@@ -280,7 +311,7 @@ static int plan_rule(fz_engine *e, expr_list *l, uint32_t r)
         for (size_t k = 0; k < br->n_pieces && !rc; k++) {
             if (!useful_piece(br->pieces[k]))
                 continue;
-            rc = push_planned(l, br->pieces[k], FZ_ID_PIECE_BASE + (unsigned)e->n_pieces, r);
+            rc = push_planned(e, l, br->pieces[k], FZ_ID_PIECE_BASE + (unsigned)e->n_pieces, r);
             e->n_pieces++;
             kept++;
         }
@@ -295,6 +326,7 @@ static int plan_rule(fz_engine *e, expr_list *l, uint32_t r)
         while (e->n_gapped > mark_g)
             pcre2_code_free(e->gapped[--e->n_gapped].re);
         e->n_pieces = mark_p;
+        e->n_bounded = mark_b;
     }
     return rc;
 }
@@ -306,6 +338,7 @@ static int build_exprs(fz_engine *e, expr_list *l)
     const fz_ruleset *rs = e->rs;
     const unsigned base = HS_FLAG_SINGLEMATCH | HS_FLAG_CASELESS;
     free_gapped(e);
+    e->n_bounded = 0;
     for (uint32_t r = 0; r < rs->n_rules; r++) {
         const fz_rule *rule = &rs->rules[r];
         fz_crule *c = &e->crules[r];
@@ -611,6 +644,7 @@ void fz_compile_free(fz_engine *e)
     free_gapped(e);
     free(e->gapped);
     free(e->piece_branch);
+    free(e->bounded);
     free(e->pcre_only);
     free(e->prefiltered);
     hs_free_scratch(e->proto);

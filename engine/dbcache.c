@@ -22,7 +22,7 @@
 
 #include "dbcache.h"
 
-#define CACHE_FORMAT 2u
+#define CACHE_FORMAT 3u
 #define MAX_CACHE_FILE (512u << 20)
 
 static void cache_key(const fz_engine *e, char *key, size_t cap)

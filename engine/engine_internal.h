@@ -34,6 +34,7 @@
  * is never mistaken for a confirmed one. */
 #define FZ_ID_PREFILTER_BASE (1u << 30)
 #define FZ_ID_PIECE_BASE (1u << 29)
+#define FZ_ID_BOUNDED_BASE (1u << 28)
 
 /* Entity kinds worth extracting, as reported by their Hyperscan triggers. */
 enum { FZ_TRIG_URL = 0, FZ_TRIG_DIGITS, FZ_TRIG_HANDLE, FZ_TRIG_AMOUNT, FZ_TRIG_COUNT };
@@ -72,6 +73,14 @@ typedef struct fz_entity {
 
 #define FZ_MAX_ENTITIES 48
 
+/* Literals of one length that stand for a rule or a piece only where a word
+ * boundary holds at their start and/or end (from \b in the pattern). */
+typedef struct fz_bounded {
+    uint32_t target;        /* a rule index, or FZ_ID_PIECE_BASE + piece */
+    uint32_t len;
+    uint32_t bounds;        /* FZ_BOUND_START | FZ_BOUND_END */
+} fz_bounded;
+
 /* A pattern branch that Hyperscan sees as separate pieces. */
 typedef struct fz_gapped {
     uint32_t rule;
@@ -101,6 +110,8 @@ struct fz_engine {
     size_t n_pieces;
     uint32_t *piece_branch;     /* per piece: its gapped branch */
     size_t cap_piece_branch;
+    fz_bounded *bounded;        /* Hyperscan ids FZ_ID_BOUNDED_BASE + i */
+    size_t n_bounded, cap_bounded;
     size_t n_signals, n_words;
     fz_extractor ex;
     pthread_mutex_t jit_lock;

@@ -469,13 +469,29 @@ static int ex_alt(expander *x, strset *out)
     return 0;
 }
 
-int fz_hs_expand(const char *expr, size_t limit, char ***strings, size_t **lens, size_t *n)
+int fz_hs_expand(const char *expr, size_t limit, char ***strings, size_t **lens, size_t *n, int *bounds)
 {
-    expander x = {expr, limit};
+    /* \b at the very start or end is allowed: the caller checks it. */
+    size_t len = strlen(expr);
+    char *body = strdup(expr);
+    if (!body)
+        return -1;
+    *bounds = 0;
+    if (len >= 2 && body[0] == '\\' && body[1] == 'b') {
+        memmove(body, body + 2, len - 1);
+        len -= 2;
+        *bounds |= FZ_BOUND_START;
+    }
+    if (len >= 2 && body[len - 2] == '\\' && body[len - 1] == 'b' && (len < 3 || body[len - 3] != '\\')) {
+        body[len - 2] = '\0';
+        *bounds |= FZ_BOUND_END;
+    }
+    expander x = {body, limit};
     strset out;
     int rc = ex_alt(&x, &out);
     if (!rc && *x.p != '\0')
         rc = -1;
+    free(body);
     for (size_t i = 0; !rc && i < out.n; i++)
         if (out.len[i] == 0)
             rc = -1;               /* it could match nothing at all */

@@ -11,13 +11,46 @@
 #include <string.h>
 
 #include "engine_internal.h"
+#include "hsplan.h"
 
 typedef struct {
     uint64_t *bits, *cand, *pieces;
     uint32_t *ends, *piece_ends;
     uint32_t n_rules;
     uint32_t *triggers;
+    const fz_bounded *bounded;
+    const unsigned char *text;
+    size_t len;
 } scan_ctx;
+
+static inline int is_word(const unsigned char *t, size_t len, size_t i, int before)
+{
+    /* the character before position i (before = 1) or at it */
+    if (before ? i == 0 : i >= len)
+        return 0;
+    unsigned char c = t[before ? i - 1 : i];
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+}
+
+/* A literal that stands for its target only at a word boundary (\b). */
+static void on_bounded(scan_ctx *c, const fz_bounded *b, unsigned long long to)
+{
+    size_t end = (size_t)to, start = end - b->len;
+    if ((b->bounds & FZ_BOUND_START) && is_word(c->text, c->len, start, 1) == is_word(c->text, c->len, start, 0))
+        return;
+    if ((b->bounds & FZ_BOUND_END) && is_word(c->text, c->len, end, 1) == is_word(c->text, c->len, end, 0))
+        return;
+    if (b->target >= FZ_ID_PIECE_BASE) {
+        uint32_t p = b->target - FZ_ID_PIECE_BASE;
+        if (!fz_bit_test(c->pieces, p)) {
+            fz_bit_set(c->pieces, p);
+            c->piece_ends[p] = (uint32_t)end;
+        }
+    } else if (!fz_bit_test(c->bits, b->target)) {
+        fz_bit_set(c->bits, b->target);
+        c->ends[b->target] = (uint32_t)end;
+    }
+}
 
 static int on_match(unsigned int id, unsigned long long from, unsigned long long to, unsigned int flags, void *ud)
 {
@@ -33,7 +66,8 @@ static int on_match(unsigned int id, unsigned long long from, unsigned long long
     else if (id >= FZ_ID_PIECE_BASE) {
         fz_bit_set(c->pieces, id - FZ_ID_PIECE_BASE);
         c->piece_ends[id - FZ_ID_PIECE_BASE] = (uint32_t)to;
-    }
+    } else if (id >= FZ_ID_BOUNDED_BASE)
+        on_bounded(c, &c->bounded[id - FZ_ID_BOUNDED_BASE], to);
     else
         *c->triggers |= 1u << (id - c->n_rules);
     return 0;
@@ -136,7 +170,8 @@ int fz_match(const fz_engine *e, fz_worker *w, const char *text, size_t len)
         memset(w->span_gen, 0, e->rs->n_rules * sizeof *w->span_gen);
         w->gen = 1;
     }
-    scan_ctx ctx = {w->bits, w->cand, w->pieces, w->ends, w->piece_ends, (uint32_t)e->rs->n_rules, &w->triggers};
+    scan_ctx ctx = {w->bits, w->cand, w->pieces, w->ends, w->piece_ends, (uint32_t)e->rs->n_rules, &w->triggers,
+                    e->bounded, (const unsigned char *)text, len};
     if (hs_scan(e->db, text, (unsigned)len, 0, w->scratch, on_match, &ctx) != HS_SUCCESS)
         return FZ_EHS;
     size_t s, t;

@@ -52,8 +52,9 @@ static void expands(const char *expr, size_t limit, const char *expected)
 {
     char **s;
     size_t *lens, n;
+    int bounds;
     char got[4096] = "";
-    if (fz_hs_expand(expr, limit, &s, &lens, &n)) {
+    if (fz_hs_expand(expr, limit, &s, &lens, &n, &bounds)) {
         if (expected)
             fail_msg("%s did not expand", expr);
         return;
@@ -85,7 +86,8 @@ static void expands_finite_expressions(void **state)
     expands("x\\.y", 256, "x.y");
     expands("(?:a|b)?c", 256, "ac,bc,c");
     expands("\\d{4}", 256, NULL);                  /* a class: not a small finite set */
-    expands("\\bword", 256, NULL);                 /* an assertion */
+    expands("a\\bword", 256, NULL);                /* an assertion inside */
+    expands("\\b(cat|dog)\\b", 256, "cat,dog");   /* at the edges: checked by the caller */
     expands("a.b", 256, NULL);
     expands("a+", 256, NULL);
     expands("a{1,9}", 256, NULL);                  /* repeats above 4 */
