@@ -565,6 +565,69 @@ static int find_cycle(fz_ruleset *rs, fz_diags *diags, size_t i, unsigned char *
     return found;
 }
 
+/* --- lint: rules that are valid but probably not what was meant -------------------- */
+
+static int too_short(const char *s, size_t n)
+{
+    /* one Chinese character (3 bytes) or at most two ASCII characters */
+    return (n == 3 && (unsigned char)s[0] >= 0xE3) || (n <= 2 && n > 0 && (unsigned char)s[0] < 0x80);
+}
+
+static void lint_literals(fz_ruleset *rs, fz_diags *diags, const fz_rule *r)
+{
+    for (size_t i = 0; i < r->n_literals; i++) {
+        const char *a = r->literals[i];
+        if (too_short(a, strlen(a)))
+            fz_diag_emit(diags, FZ_DIAG_WARNING, r->pos.file, r->pos.line, r->pos.col, r->id,
+                         "too broad: the literal '%s' is so short that it matches far too many messages", a);
+        for (size_t j = 0; j < r->n_literals; j++)
+            if (i != j && strstr(a, r->literals[j]) && (strcmp(a, r->literals[j]) != 0 || j < i)) {
+                fz_diag_emit(diags, FZ_DIAG_WARNING, r->pos.file, r->pos.line, r->pos.col, r->id,
+                             "the literal '%s' is shadowed by '%s' in the same rule: it can never make a difference",
+                             a, r->literals[j]);
+                break;
+            }
+    }
+    (void)rs;
+}
+
+static int same_literals(const fz_rule *a, const fz_rule *b)
+{
+    if (a->n_literals != b->n_literals)
+        return 0;
+    for (size_t i = 0; i < a->n_literals; i++) {
+        int found = 0;
+        for (size_t j = 0; j < b->n_literals && !found; j++)
+            found = strcmp(a->literals[i], b->literals[j]) == 0;
+        if (!found)
+            return 0;
+    }
+    return 1;
+}
+
+static void lint_pack(fz_ruleset *rs, fz_diags *diags)
+{
+    for (size_t i = 0; i < rs->n_rules; i++) {
+        const fz_rule *r = &rs->rules[i];
+        if (r->kind == FZ_RK_LITERAL)
+            lint_literals(rs, diags, r);
+        if (r->kind == FZ_RK_PATTERN && too_short(r->pattern, strlen(r->pattern)))
+            fz_diag_emit(diags, FZ_DIAG_WARNING, r->pattern_pos.file, r->pattern_pos.line, r->pattern_pos.col, r->id,
+                         "too broad: the pattern '%s' matches a single character", r->pattern);
+        for (size_t j = 0; j < i; j++) {
+            const fz_rule *o = &rs->rules[j];
+            int dup = (r->kind == FZ_RK_PATTERN && o->kind == FZ_RK_PATTERN && strcmp(r->pattern, o->pattern) == 0) ||
+                      (r->kind == FZ_RK_LITERAL && o->kind == FZ_RK_LITERAL && same_literals(r, o));
+            if (dup) {
+                fz_diag_emit(diags, FZ_DIAG_WARNING, r->pos.file, r->pos.line, r->pos.col, r->id,
+                             "matches exactly what rule '%s' (%s:%d:%d) matches: merge them or use a combination",
+                             o->id, o->pos.file, o->pos.line, o->pos.col);
+                break;
+            }
+        }
+    }
+}
+
 static void check_combinations(fz_ruleset *rs, fz_diags *diags)
 {
     for (size_t i = 0; i < rs->n_rules; i++) {
@@ -682,6 +745,8 @@ fz_ruleset *fz_ruleset_load(const char *dir, fz_diags *diags)
             fz_diag_emit(diags, FZ_DIAG_ERROR, root, 0, 0, NULL, "policy.yaml is missing");
         if (!diags->errors)
             check_combinations(rs, diags);
+        if (!diags->errors)
+            lint_pack(rs, diags);
     }
     /* File contents read from disk stay alive with the ruleset: they are
      * copied into the arena so that the pack can be re-read by other stages. */

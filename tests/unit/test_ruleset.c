@@ -531,6 +531,46 @@ static int teardown(void **state)
     return 0;
 }
 
+/* Valid but probably wrong: warnings, not errors. */
+static void expect_warning(const char *dir, const char *what, const char *rule)
+{
+    tu_diags d;
+    fz_engine *e = NULL;
+    assert_int_equal(tu_engine_collect(dir, &d, &e), 0);
+    assert_true(tu_diags_have(&d, what, rule));
+    fz_engine_release(e);
+}
+
+static void lint_single_character_literal(void **state)
+{
+    (void)state;
+    expect_warning(pack(HEAD "  - id: zh.t.a\n    literal: ['钱', '转账']\n    score: 1\n"),
+                   "too broad: the literal '钱'", "rule 'zh.t.a'");
+}
+
+static void lint_shadowed_literal(void **state)
+{
+    (void)state;
+    expect_warning(pack(HEAD "  - id: zh.t.a\n    literal: ['兼职', '网络兼职']\n    score: 1\n"),
+                   "the literal '网络兼职' is shadowed by '兼职'", "rule 'zh.t.a'");
+}
+
+static void lint_duplicate_patterns(void **state)
+{
+    (void)state;
+    expect_warning(pack(HEAD "  - id: zh.t.a\n    pattern: '安全.{0,3}账户'\n    score: 1\n"
+                             "  - id: zh.t.b\n    pattern: '安全.{0,3}账户'\n    score: 2\n"),
+                   "matches exactly what rule 'zh.t.a'", "rule 'zh.t.b'");
+}
+
+static void lint_combination_that_never_fires(void **state)
+{
+    (void)state;
+    expect_warning(pack(HEAD "  - id: zh.t.a\n    literal: '转账'\n    score: 1\n"
+                             "  - id: zh.t.c\n    all: [zh.t.a]\n    not: [zh.t.a]\n    score: 1\n"),
+                   "can never fire", "rule 'zh.t.c'");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -552,6 +592,10 @@ int main(void)
         cmocka_unit_test(yaml_syntax_error_unclosed_flow),
         cmocka_unit_test(min_out_of_range),
         cmocka_unit_test(min_without_any),
+        cmocka_unit_test(lint_single_character_literal),
+        cmocka_unit_test(lint_shadowed_literal),
+        cmocka_unit_test(lint_duplicate_patterns),
+        cmocka_unit_test(lint_combination_that_never_fires),
         cmocka_unit_test(literal_and_pattern_in_one_rule),
         cmocka_unit_test(rule_of_no_kind),
         cmocka_unit_test(invalid_rule_id),

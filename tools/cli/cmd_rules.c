@@ -12,13 +12,15 @@
 #include "cli.h"
 
 static const char k_help[] =
-    "usage: fanzha rules check [DIR]\n"
+    "usage: fanzha rules check [DIR] [--ham CORPUS.jsonl...]\n"
     "       fanzha rules test [DIR]\n"
     "       fanzha rules stats [DIR] CORPUS.jsonl... [--json] [--mistakes] [--cost]\n\n"
     "DIR is a rule pack directory (default: ./rules).\n\n"
     "  check   compile every file; errors as file:line:col: rule 'id': what is wrong,\n"
-    "          warnings for rules on the slow path and for patterns that cannot match;\n"
-    "          exit status 1 when there is any error\n"
+    "          warnings for rules on the slow path, patterns that cannot match, literals\n"
+    "          too short to mean anything, shadowed or duplicate literals and patterns,\n"
+    "          combinations that can never fire, and (with --ham) rules that fire on\n"
+    "          more than half of a corpus of genuine messages; exit status 1 on errors\n"
     "  test    run every rule's examples (match / no_match) through the whole engine;\n"
     "          exit status 1 when any example fails\n"
     "  stats   score corpora: hits per rule; with labelled corpora (\"label\":\"scam\"|\"ham\")\n"
@@ -37,7 +39,31 @@ static const char *default_dir(const char *dir)
     return NULL;            /* the built-in pack */
 }
 
-static int rules_check(const char *dir)
+static int read_whole(const char *path, fz_buf *out);
+
+/* Rules firing on most genuine messages say nothing: warn about them. */
+static void check_broad(fz_engine *e, char **ham, int n_ham)
+{
+    fz_corpus_stats st;
+    if (fz_corpus_stats_init(e, &st))
+        return;
+    for (int i = 0; i < n_ham; i++) {
+        fz_buf data = FZ_BUF_INIT;
+        if (read_whole(ham[i], &data) == 0)
+            fz_corpus_stats_add(e, data.data ? data.data : "", data.len, &st);
+        fz_buf_free(&data);
+    }
+    for (size_t r = 0; r < st.n_rules && st.messages; r++)
+        if (st.rules[r].hits * 2 > st.messages) {
+            fz_rule_info ri;
+            fz_engine_rule(e, r, &ri);
+            fprintf(stderr, "%s:%d:%d: warning: rule '%s': too broad: fires on %zu of %zu genuine messages\n", ri.file,
+                    ri.line, ri.col, ri.id, st.rules[r].hits, st.messages);
+        }
+    fz_corpus_stats_free(&st);
+}
+
+static int rules_check(const char *dir, char **ham, int n_ham)
 {
     fz_engine *e;
     /* No cache: check must compile for real, to report every slow path. */
@@ -45,6 +71,8 @@ static int rules_check(const char *dir)
         fprintf(stderr, "fanzha rules check: the pack has errors\n");
         return 1;
     }
+    if (n_ham)
+        check_broad(e, ham, n_ham);
     size_t n = fz_engine_rule_count(e), slow = 0, combos = 0;
     for (size_t i = 0; i < n; i++) {
         fz_rule_info ri;
@@ -273,13 +301,28 @@ int cmd_rules(int argc, char **argv)
     }
     if (strcmp(argv[1], "stats") == 0)
         return rules_stats(argc, argv);
+    if (strcmp(argv[1], "check") == 0) {
+        const char *dir = NULL;
+        char *ham[64];
+        int n_ham = 0;
+        for (int i = 2; i < argc; i++) {
+            if (strcmp(argv[i], "--ham") == 0) {
+                while (i + 1 < argc && argv[i + 1][0] != '-' && n_ham < 64)
+                    ham[n_ham++] = argv[++i];
+            } else if (!dir && argv[i][0] != '-') {
+                dir = argv[i];
+            } else {
+                cli_error("rules check", "unexpected argument '%s' (see fanzha rules --help)", argv[i]);
+                return EXIT_USAGE;
+            }
+        }
+        return rules_check(default_dir(dir), ham, n_ham);
+    }
     const char *dir = argc > 2 ? argv[2] : NULL;
     if (argc > 3) {
         cli_error("rules", "too many arguments (see fanzha rules --help)");
         return EXIT_USAGE;
     }
-    if (strcmp(argv[1], "check") == 0)
-        return rules_check(default_dir(dir));
     if (strcmp(argv[1], "test") == 0)
         return rules_test(default_dir(dir));
     cli_error("rules", "unknown subcommand '%s' (check or test)", argv[1]);
