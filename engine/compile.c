@@ -191,8 +191,10 @@ static uint32_t width_of(const char *pattern)
 }
 
 /* A gapped branch: its pieces are numbered first .. first + n - 1; PCRE2
- * confirms it with the branch alone, as written (src). */
-static int push_gapped(fz_engine *e, uint32_t rule, uint32_t first, uint32_t n, const char *src, size_t len)
+ * confirms it with the branch alone, as written (the pattern's bytes
+ * src_start .. src_start + src_len); the program is compiled later, for
+ * fresh and cached databases alike. */
+static int push_gapped(fz_engine *e, uint32_t rule, uint32_t first, uint32_t n, size_t src_start, size_t src_len)
 {
     if (e->n_gapped == e->cap_gapped) {
         size_t cap = e->cap_gapped ? e->cap_gapped * 2 : 64;
@@ -202,28 +204,60 @@ static int push_gapped(fz_engine *e, uint32_t rule, uint32_t first, uint32_t n, 
         e->gapped = g;
         e->cap_gapped = cap;
     }
-    if (e->n_pieces > e->cap_piece_branch) {
-        size_t cap = e->n_pieces * 2;
-        uint32_t *pb = realloc(e->piece_branch, cap * sizeof *pb);
-        if (!pb)
-            return -1;
-        e->piece_branch = pb;
-        e->cap_piece_branch = cap;
-    }
-    for (uint32_t k = first; k < first + n; k++)
-        e->piece_branch[k] = (uint32_t)e->n_gapped;
-    char *branch = strndup(src, len);
-    int errcode;
-    PCRE2_SIZE off;
-    pcre2_code *re = branch ? pcre2_compile((PCRE2_SPTR)branch, len, PCRE2_UTF | PCRE2_CASELESS | PCRE2_DOTALL,
-                                            &errcode, &off, NULL)
-                            : NULL;
-    uint32_t width = branch ? width_of(branch) : UINT32_MAX;
-    free(branch);
-    if (!re)
+    char *branch = strndup(e->rs->rules[rule].pattern + src_start, src_len);
+    if (!branch)
         return -1;
-    pcre2_jit_compile(re, PCRE2_JIT_COMPLETE);
-    e->gapped[e->n_gapped++] = (fz_gapped){rule, first, n, width, re};
+    uint32_t width = width_of(branch);
+    free(branch);
+    fz_gapped *g = &e->gapped[e->n_gapped++];
+    memset(g, 0, sizeof *g);
+    *g = (fz_gapped){.rule = rule, .first_piece = first, .n_pieces = n, .max_width = width,
+                     .src_start = (uint32_t)src_start, .src_len = (uint32_t)src_len};
+    return 0;
+}
+
+int fz_gapped_add(fz_engine *e, const fz_gapped *g)
+{
+    if (e->n_gapped == e->cap_gapped) {
+        size_t cap = e->cap_gapped ? e->cap_gapped * 2 : 64;
+        fz_gapped *ng = realloc(e->gapped, cap * sizeof *ng);
+        if (!ng)
+            return -1;
+        e->gapped = ng;
+        e->cap_gapped = cap;
+    }
+    fz_gapped *dst = &e->gapped[e->n_gapped++];
+    memset(dst, 0, sizeof *dst);
+    *dst = (fz_gapped){.rule = g->rule, .first_piece = g->first_piece, .n_pieces = g->n_pieces,
+                       .max_width = g->max_width, .src_start = g->src_start, .src_len = g->src_len};
+    return 0;
+}
+
+/* PCRE2 programs for the gapped branches, and the piece -> branch map. */
+static int finish_gapped(fz_engine *e, fz_diags *diags)
+{
+    size_t cap = e->n_pieces ? e->n_pieces : 1;
+    free(e->piece_branch);
+    if (!(e->piece_branch = calloc(cap, sizeof *e->piece_branch)))
+        return FZ_ENOMEM;
+    e->cap_piece_branch = cap;
+    for (size_t i = 0; i < e->n_gapped; i++) {
+        fz_gapped *g = &e->gapped[i];
+        const fz_rule *r = &e->rs->rules[g->rule];
+        if (g->first_piece + g->n_pieces > e->n_pieces || g->src_start + g->src_len > strlen(r->pattern))
+            return FZ_EINVAL;
+        for (uint32_t k = g->first_piece; k < g->first_piece + g->n_pieces; k++)
+            e->piece_branch[k] = (uint32_t)i;
+        int errcode;
+        PCRE2_SIZE off;
+        g->re = pcre2_compile((PCRE2_SPTR)(r->pattern + g->src_start), g->src_len,
+                              PCRE2_UTF | PCRE2_CASELESS | PCRE2_DOTALL, &errcode, &off, NULL);
+        if (!g->re) {
+            fz_diag_emit(diags, FZ_DIAG_ERROR, r->pos.file, r->pos.line, r->pos.col, r->id,
+                         "a branch of this pattern does not compile on its own");
+            return FZ_ERULES;
+        }
+    }
     return 0;
 }
 
@@ -316,7 +350,7 @@ static int plan_rule(fz_engine *e, expr_list *l, uint32_t r)
             kept++;
         }
         if (!rc)
-            rc = kept ? push_gapped(e, r, first, kept, e->rs->rules[r].pattern + br->src_start, br->src_len) : 1;
+            rc = kept ? push_gapped(e, r, first, kept, br->src_start, br->src_len) : 1;
     }
     fz_hs_plan_free(&plan);
     if (rc) {
@@ -568,7 +602,6 @@ static int prepare_rules(fz_engine *e, fz_diags *diags)
         c->derived = rule->kind == FZ_RK_COMBO || rule->n_not > 0;
         c->path = rule->kind == FZ_RK_COMBO ? FZ_PATH_NONE : FZ_PATH_HYPERSCAN;
         c->planned = rule->kind == FZ_RK_PATTERN;
-        c->max_width = rule->kind == FZ_RK_COMBO ? 0 : rule_max_width(rule);
         if (rule->kind != FZ_RK_COMBO && !(c->re = pcre_for_rule(rule))) {
             fz_diag_emit(diags, FZ_DIAG_ERROR, rule->pos.file, rule->pos.line, rule->pos.col, rule->id,
                          "PCRE2 cannot compile this rule");
@@ -582,6 +615,16 @@ static int prepare_rules(fz_engine *e, fz_diags *diags)
     for (size_t k = 0; k < e->n_eval; k++)
         e->crules[e->eval_order[k]].eval_pos = (uint32_t)k;
     return build_dependents(e);
+}
+
+/* Each rule's longest match, for evidence windows (cached with the database:
+ * Hyperscan's expression analysis is the slowest part of a load). */
+static void compute_widths(fz_engine *e)
+{
+    for (size_t r = 0; r < e->rs->n_rules; r++) {
+        const fz_rule *rule = &e->rs->rules[r];
+        e->crules[r].max_width = rule->kind == FZ_RK_COMBO ? 0 : rule_max_width(rule);
+    }
 }
 
 static void list_slow_paths(fz_engine *e)
@@ -605,21 +648,17 @@ int fz_compile(fz_engine *e, fz_diags *diags)
         return rc;
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    rc = fz_dbcache_load(e, diags);
-    if (rc == 0) {
-        /* The cached database refers to piece numbers: rebuild the list of
-         * gapped branches exactly as the compile did. */
-        expr_list l = {0};
-        rc = build_exprs(e, &l) ? FZ_ENOMEM : 0;
-        expr_free(&l);
-        if (rc)
-            return rc;
-    } else {
+    /* A cache hit restores the database with everything the compile
+     * decided: paths, widths, gapped branches, bounded literals. */
+    if (fz_dbcache_load(e, diags) != 0) {
+        compute_widths(e);
         rc = compile_hs(e, diags);
         if (rc)
             return rc;
         fz_dbcache_store(e, diags);
     }
+    if ((rc = finish_gapped(e, diags)))
+        return rc;
     clock_gettime(CLOCK_MONOTONIC, &t1);
     e->compile_ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
     list_slow_paths(e);

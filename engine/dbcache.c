@@ -8,10 +8,19 @@
  * or that Hyperscan refuses to deserialize is ignored and rebuilt: a cache
  * copied from another machine can cost time, never a crash.
  *
- * File: "FZDB" magic, format version, key length + key, rule count, one path
- * byte per rule (its path: demoted to prefilter or PCRE2; planned or whole), database
- * length + bytes, XXH64 of everything before it. Written to a temporary file
- * and renamed, so a reader never sees half a file. */
+ * Beside the database, the file keeps what the compile decided and what is
+ * slow to work out again (Hyperscan's expression analysis took most of a
+ * load before it was cached): each rule's path and longest match, the
+ * gapped branches and their pieces, the word-boundary literal groups.
+ *
+ * File: "FZDB", format version, key length + key; rule count, then per rule
+ * a path byte (path | planned << 4) and its max width; piece count; gapped
+ * branch count, then per branch rule, first piece, piece count, max width,
+ * source start, source length; bounded group count, then per group target,
+ * length, bounds; database length + bytes; XXH64 of everything before it.
+ * All integers little-endian 32-bit except the database length (64).
+ * Written to a temporary file and renamed, so a reader never sees half a
+ * file. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,7 +31,7 @@
 
 #include "dbcache.h"
 
-#define CACHE_FORMAT 3u
+#define CACHE_FORMAT 4u
 #define MAX_CACHE_FILE (512u << 20)
 
 static void cache_key(const fz_engine *e, char *key, size_t cap)
@@ -75,6 +84,60 @@ static int take(cursor *c, void *out, size_t n)
     return 0;
 }
 
+static int take_u32(cursor *c, uint32_t *v)
+{
+    return take(c, v, 4);
+}
+
+/* Everything after the key; 0 when it is consistent with this pack. */
+static int read_plan(fz_engine *e, cursor *c)
+{
+    uint32_t nrules, v, path, width;
+    if (take_u32(c, &nrules) || nrules != e->rs->n_rules)
+        return -1;
+    for (uint32_t r = 0; r < nrules; r++) {
+        if (take_u32(c, &path) || take_u32(c, &width))
+            return -1;
+        fz_crule *cr = &e->crules[r];
+        cr->max_width = width;
+        if (cr->path == FZ_PATH_NONE)
+            continue;
+        cr->path = (fz_rule_path)((path & 15) <= FZ_PATH_PCRE2 ? (path & 15) : FZ_PATH_PCRE2);
+        cr->planned = (path >> 4) & 1;
+    }
+    if (take_u32(c, &v))
+        return -1;
+    e->n_pieces = v;
+    uint32_t ng, nb;
+    if (take_u32(c, &ng))
+        return -1;
+    for (uint32_t i = 0; i < ng; i++) {
+        fz_gapped g;
+        memset(&g, 0, sizeof g);
+        if (take_u32(c, &g.rule) || take_u32(c, &g.first_piece) || take_u32(c, &g.n_pieces) ||
+            take_u32(c, &g.max_width) || take_u32(c, &g.src_start) || take_u32(c, &g.src_len) ||
+            g.rule >= nrules || e->rs->rules[g.rule].kind != FZ_RK_PATTERN || fz_gapped_add(e, &g))
+            return -1;
+    }
+    if (take_u32(c, &nb))
+        return -1;
+    for (uint32_t i = 0; i < nb; i++) {
+        fz_bounded b;
+        if (take_u32(c, &b.target) || take_u32(c, &b.len) || take_u32(c, &b.bounds))
+            return -1;
+        if (e->n_bounded == e->cap_bounded) {
+            size_t cap = e->cap_bounded ? e->cap_bounded * 2 : 64;
+            fz_bounded *nbd = realloc(e->bounded, cap * sizeof *nbd);
+            if (!nbd)
+                return -1;
+            e->bounded = nbd;
+            e->cap_bounded = cap;
+        }
+        e->bounded[e->n_bounded++] = b;
+    }
+    return 0;
+}
+
 int fz_dbcache_load(fz_engine *e, fz_diags *diags)
 {
     if (!e->cache_dir)
@@ -89,7 +152,7 @@ int fz_dbcache_load(fz_engine *e, fz_diags *diags)
     int ok = 0;
     cursor c = {buf, len};
     char magic[4];
-    uint32_t fmt, klen, nrules;
+    uint32_t fmt, klen;
     uint64_t dblen, sum;
     if (len > 8) {
         memcpy(&sum, buf + len - 8, 8);
@@ -103,12 +166,7 @@ int fz_dbcache_load(fz_engine *e, fz_diags *diags)
         c.p += klen;
         c.left -= klen;
     }
-    ok = ok && take(&c, &nrules, 4) == 0 && nrules == e->rs->n_rules && c.left >= nrules;
-    const unsigned char *paths = c.p;
-    if (ok) {
-        c.p += nrules;
-        c.left -= nrules;
-    }
+    ok = ok && read_plan(e, &c) == 0;
     ok = ok && take(&c, &dblen, 8) == 0 && dblen == c.left;
     if (ok && hs_deserialize_database((const char *)c.p, (size_t)dblen, &e->db) != HS_SUCCESS) {
         fz_diag_emit(diags, FZ_DIAG_NOTE, path, 0, 0, NULL, "cached database refused by Hyperscan; rebuilding");
@@ -116,14 +174,17 @@ int fz_dbcache_load(fz_engine *e, fz_diags *diags)
         ok = 0;
     }
     if (ok) {
-        for (uint32_t r = 0; r < nrules; r++) {
-            if (e->crules[r].path == FZ_PATH_NONE)
-                continue;
-            unsigned kind = paths[r] & 15;
-            e->crules[r].path = (fz_rule_path)(kind <= FZ_PATH_PCRE2 ? kind : FZ_PATH_PCRE2);
-            e->crules[r].planned = (paths[r] >> 4) & 1;
-        }
         e->from_cache = 1;
+    } else {
+        /* Undo whatever was read: the compile starts from scratch. */
+        e->n_gapped = 0;
+        e->n_pieces = 0;
+        e->n_bounded = 0;
+        for (size_t r = 0; r < e->rs->n_rules; r++)
+            if (e->crules[r].path != FZ_PATH_NONE) {
+                e->crules[r].path = FZ_PATH_HYPERSCAN;
+                e->crules[r].planned = e->rs->rules[r].kind == FZ_RK_PATTERN;
+            }
     }
     free(buf);
     return ok ? 0 : 1;
@@ -165,9 +226,19 @@ void fz_dbcache_store(fz_engine *e, fz_diags *diags)
     int bad = put(&b, "FZDB", 4) || put(&b, &fmt, 4) || put(&b, &klen, 4) || put(&b, key, klen) ||
               put(&b, &nrules, 4);
     for (uint32_t r = 0; !bad && r < nrules; r++) {
-        unsigned char p = (unsigned char)(e->crules[r].path | (e->crules[r].planned ? 16 : 0));
-        bad = put(&b, &p, 1);
+        uint32_t how = (uint32_t)e->crules[r].path | (e->crules[r].planned ? 16u : 0u);
+        bad = put(&b, &how, 4) || put(&b, &e->crules[r].max_width, 4);
     }
+    uint32_t np = (uint32_t)e->n_pieces, ng = (uint32_t)e->n_gapped, nb = (uint32_t)e->n_bounded;
+    bad = bad || put(&b, &np, 4) || put(&b, &ng, 4);
+    for (size_t i = 0; !bad && i < e->n_gapped; i++) {
+        const fz_gapped *g = &e->gapped[i];
+        bad = put(&b, &g->rule, 4) || put(&b, &g->first_piece, 4) || put(&b, &g->n_pieces, 4) ||
+              put(&b, &g->max_width, 4) || put(&b, &g->src_start, 4) || put(&b, &g->src_len, 4);
+    }
+    bad = bad || put(&b, &nb, 4);
+    for (size_t i = 0; !bad && i < e->n_bounded; i++)
+        bad = put(&b, &e->bounded[i].target, 4) || put(&b, &e->bounded[i].len, 4) || put(&b, &e->bounded[i].bounds, 4);
     bad = bad || put(&b, &dblen, 8) || put(&b, bytes, nbytes);
     free(bytes);
     uint64_t sum = bad ? 0 : XXH64(b.data, b.len, 0);

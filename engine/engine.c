@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "engine_internal.h"
 #include "json_out.h"
@@ -76,6 +77,8 @@ fail:
 int fz_engine_new(const fz_engine_config *cfg, fz_engine **out, fz_error *err)
 {
     fz_engine_config none = {0};
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     if (!cfg)
         cfg = &none;
     *out = NULL;
@@ -120,6 +123,8 @@ int fz_engine_new(const fz_engine_config *cfg, fz_engine **out, fz_error *err)
         engine_free(e);
         return fz_error_set(err, FZ_ENOMEM, "out of memory");
     }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    e->load_ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
     *out = e;
     return 0;
 }
@@ -141,6 +146,7 @@ const char *fz_engine_rules_version(const fz_engine *e) { return e->version; }
 const char *fz_engine_rules_source(const fz_engine *e) { return e->rs->source; }
 size_t fz_engine_rule_count(const fz_engine *e) { return e->rs->n_rules; }
 double fz_engine_compile_ms(const fz_engine *e) { return e->compile_ms; }
+double fz_engine_load_ms(const fz_engine *e) { return e->load_ms; }
 int fz_engine_from_cache(const fz_engine *e) { return e->from_cache; }
 
 /* --- workers ---------------------------------------------------------------------------- */

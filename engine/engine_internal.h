@@ -86,7 +86,9 @@ typedef struct fz_gapped {
     uint32_t rule;
     uint32_t first_piece, n_pieces;
     uint32_t max_width;     /* of the branch, in bytes; UINT32_MAX if unbounded */
-    pcre2_code *re;         /* the branch alone, as written, JIT-compiled */
+    uint32_t src_start, src_len;    /* the branch in the rule's pattern */
+    pcre2_code *re;         /* the branch alone, as written */
+    atomic_int jitted;      /* JIT-compiled on first use, as rules are */
 } fz_gapped;
 
 /* --- the engine ------------------------------------------------------------------------ */
@@ -120,6 +122,7 @@ struct fz_engine {
     char **category_json;       /* each category id as a JSON string */
     char *cache_dir;            /* NULL: no database cache */
     double compile_ms;
+    double load_ms;
     int from_cache;
 };
 
@@ -176,6 +179,9 @@ struct fz_verdict {
 /* compile.c */
 int fz_compile(fz_engine *e, fz_diags *diags);
 void fz_compile_free(fz_engine *e);
+/* Append a gapped branch restored from the cache (its program is compiled
+ * afterwards). 0 or -1. */
+int fz_gapped_add(fz_engine *e, const fz_gapped *g);
 /* A database holding one rule alone (for cost profiles). 0 or -1. */
 int fz_compile_rule_db(const fz_engine *e, uint32_t rule, hs_database_t **db);
 /* 1 when a pattern needs Hyperscan's UTF-8 mode to mean what it says. */
@@ -187,6 +193,7 @@ void fz_match_combine(const fz_engine *e, fz_worker *w);
 int fz_match_evidence(const fz_engine *e, fz_worker *w, uint32_t rule, const char *text, size_t len,
                       size_t *start, size_t *end);
 int fz_crule_jit(const fz_engine *e, uint32_t rule);
+void fz_gapped_jit(const fz_engine *e, fz_gapped *g);
 
 /* extract.c */
 int fz_extractor_build(fz_extractor *x, const fz_ruleset *rs, fz_diags *diags);

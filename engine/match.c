@@ -90,6 +90,18 @@ int fz_crule_jit(const fz_engine *e, uint32_t rule)
 }
 
 /* First match of the rule's PCRE2 program at or after byte `from`. */
+void fz_gapped_jit(const fz_engine *e, fz_gapped *g)
+{
+    if (atomic_load_explicit(&g->jitted, memory_order_acquire))
+        return;
+    pthread_mutex_lock((pthread_mutex_t *)&e->jit_lock);
+    if (!atomic_load_explicit(&g->jitted, memory_order_relaxed)) {
+        int rc = pcre2_jit_compile(g->re, PCRE2_JIT_COMPLETE);
+        atomic_store_explicit(&g->jitted, rc == 0 ? 1 : 2, memory_order_release);
+    }
+    pthread_mutex_unlock((pthread_mutex_t *)&e->jit_lock);
+}
+
 static int pcre_find(const fz_engine *e, fz_worker *w, uint32_t rule, const char *text, size_t len,
                      size_t from, size_t *start, size_t *end)
 {
@@ -137,7 +149,7 @@ static void confirm_gapped(const fz_engine *e, fz_worker *w, const char *text, s
             fz_bit_set(w->branches, e->piece_branch[word * 64 + (size_t)__builtin_ctzll(b)]);
     for (size_t word = 0; word < bw; word++)
         for (uint64_t b = w->branches[word]; b; b &= b - 1) {
-            const fz_gapped *g = &e->gapped[word * 64 + (size_t)__builtin_ctzll(b)];
+            fz_gapped *g = &e->gapped[word * 64 + (size_t)__builtin_ctzll(b)];
             if (fz_bit_test(w->bits, g->rule))
                 continue;
             uint32_t latest = 0;
@@ -151,7 +163,11 @@ static void confirm_gapped(const fz_engine *e, fz_worker *w, const char *text, s
                 continue;
             size_t from = g->max_width != UINT32_MAX && latest > g->max_width ? char_start(text, latest - g->max_width)
                                                                                : 0;
-            if (pcre2_jit_match(g->re, (PCRE2_SPTR)text, len, from, 0, w->md, NULL) >= 0) {
+            fz_gapped_jit(e, g);
+            int found = atomic_load_explicit(&g->jitted, memory_order_relaxed) == 1
+                            ? pcre2_jit_match(g->re, (PCRE2_SPTR)text, len, from, 0, w->md, NULL)
+                            : pcre2_match(g->re, (PCRE2_SPTR)text, len, from, PCRE2_NO_UTF_CHECK, w->md, NULL);
+            if (found >= 0) {
                 PCRE2_SIZE *ov = pcre2_get_ovector_pointer(w->md);
                 confirmed(w, g->rule, ov[0], ov[1]);
             }

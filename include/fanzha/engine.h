@@ -61,7 +61,10 @@ const char *fz_engine_rules_version(const fz_engine *e);
 /* "embedded" or the directory the pack was read from. */
 const char *fz_engine_rules_source(const fz_engine *e);
 size_t fz_engine_rule_count(const fz_engine *e);
+/* Time spent building the Hyperscan database (or loading it from the cache),
+ * and building the whole engine (reading the pack included), in ms. */
 double fz_engine_compile_ms(const fz_engine *e);
+double fz_engine_load_ms(const fz_engine *e);
 /* 1 when the compiled database came from the cache. */
 int fz_engine_from_cache(const fz_engine *e);
 

@@ -90,12 +90,13 @@ static void summary(const scan_ctx *c, const fz_scan_stats *st, fz_engine *e)
         fprintf(stderr, "\r%60s\r", "");
     fprintf(stderr,
             "fanzha scan: read %llu, verdicts %llu, errors %llu (allow %llu, suspect %llu, block %llu) "
-            "in %.3f s, %.0f msg/s; rules %s (%s, %zu rules)%s\n",
+            "in %.3f s, %.0f msg/s; rules %s (%s, %zu rules, loaded in %.0f ms%s)%s\n",
             (unsigned long long)st->read, (unsigned long long)st->verdicts, (unsigned long long)st->errors,
             (unsigned long long)st->by_action[FZ_ALLOW], (unsigned long long)st->by_action[FZ_SUSPECT],
             (unsigned long long)st->by_action[FZ_BLOCK], st->seconds,
             st->seconds > 0 ? (double)st->read / st->seconds : 0.0, fz_engine_rules_version(e),
-            fz_engine_rules_source(e), fz_engine_rule_count(e), st->reloads ? " (reloaded during the scan)" : "");
+            fz_engine_rules_source(e), fz_engine_rule_count(e), fz_engine_load_ms(e),
+            fz_engine_from_cache(e) ? " from the cache" : "", st->reloads ? " (reloaded during the scan)" : "");
 }
 
 int cmd_scan(int argc, char **argv)
