@@ -63,6 +63,7 @@ typedef struct fz_extractor {
     pcre2_code *digits;     /* anchored at a digit run: card | phone | amount */
     pcre2_code *money;      /* anchored at a currency sign */
     pcre2_code *handle;     /* scanned: starts with a contact word */
+    pcre2_code *brands;     /* any brand token of domains.yaml, or NULL when there are none */
 } fz_extractor;
 
 typedef struct fz_entity {

@@ -140,10 +140,25 @@ int fz_extractor_build(fz_extractor *x, const fz_ruleset *rs, fz_diags *diags)
     }
     x->url = compile_one(url.data, PCRE2_ANCHORED, diags);
     fz_buf_free(&url);
+    /* Every brand token in one alternation: a host is searched once. */
+    fz_buf tokens = FZ_BUF_INIT;
+    for (size_t b = 0; b < rs->n_brands; b++)
+        for (size_t t = 0; t < rs->brands[b].n_tokens; t++) {
+            if (tokens.len && fz_buf_append(&tokens, "|", 1))
+                return FZ_ENOMEM;
+            for (const char *c = rs->brands[b].tokens[t]; *c; c++)
+                if ((!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+                       (unsigned char)*c >= 0x80) && fz_buf_append(&tokens, "\\", 1)) ||
+                    fz_buf_append(&tokens, c, 1))
+                    return FZ_ENOMEM;
+        }
+    if (tokens.len)
+        x->brands = compile_one(tokens.data, 0, diags);
+    fz_buf_free(&tokens);
     x->digits = compile_one(k_digits, PCRE2_ANCHORED, diags);
     x->money = compile_one(k_money, PCRE2_ANCHORED, diags);
     x->handle = compile_one(k_handle, 0, diags);
-    return x->url && x->digits && x->money && x->handle ? 0 : FZ_ERULES;
+    return x->url && x->digits && x->money && x->handle && (x->brands || rs->n_brands == 0) ? 0 : FZ_ERULES;
 }
 
 void fz_extractor_free(fz_extractor *x)
@@ -152,6 +167,7 @@ void fz_extractor_free(fz_extractor *x)
     pcre2_code_free(x->digits);
     pcre2_code_free(x->money);
     pcre2_code_free(x->handle);
+    pcre2_code_free(x->brands);
 }
 
 /* --- look-alike hosts ------------------------------------------------------------------------------ */
@@ -166,10 +182,14 @@ static int host_ends_with(const char *host, size_t hl, const char *dom)
     return dl == hl || host[hl - dl - 1] == '.';
 }
 
-static int contains(const char *hay, size_t hl, const char *needle)
+/* The brand whose token was found at [s, s + n), or NULL. */
+static const fz_brand *brand_of(const fz_ruleset *rs, const char *s, size_t n)
 {
-    size_t nl = strlen(needle);
-    return nl && memmem(hay, hl, needle, nl) != NULL;
+    for (size_t b = 0; b < rs->n_brands; b++)
+        for (size_t t = 0; t < rs->brands[b].n_tokens; t++)
+            if (strlen(rs->brands[b].tokens[t]) == n && strncasecmp(rs->brands[b].tokens[t], s, n) == 0)
+                return &rs->brands[b];
+    return NULL;
 }
 
 static int is_lookalike(const fz_engine *e, const fz_worker *w, const char *host, size_t hl, size_t host_off)
@@ -186,18 +206,18 @@ static int is_lookalike(const fz_engine *e, const fz_worker *w, const char *host
             if (strlen(rs->typo_tlds[i]) == tl && memcmp(dot + 1, rs->typo_tlds[i], tl) == 0)
                 return 1;
     }
-    for (size_t b = 0; b < rs->n_brands; b++) {
-        const fz_brand *br = &rs->brands[b];
-        int named = 0;
-        for (size_t t = 0; t < br->n_tokens && !named; t++)
-            named = contains(host, hl, br->tokens[t]);
-        if (!named)
-            continue;
+    /* A host that names a brand outside the brand's own domains. */
+    for (size_t off = 0; e->ex.brands && off < hl;) {
+        if (pcre2_match(e->ex.brands, (PCRE2_SPTR)host, hl, off, PCRE2_NO_UTF_CHECK, w->md, NULL) < 0)
+            break;
+        PCRE2_SIZE *ov = pcre2_get_ovector_pointer(w->md);
+        const fz_brand *br = brand_of(rs, host + ov[0], ov[1] - ov[0]);
         int own = 0;
-        for (size_t o = 0; o < br->n_official && !own; o++)
+        for (size_t o = 0; br && o < br->n_official && !own; o++)
             own = host_ends_with(host, hl, br->official[o]);
-        if (!own)
+        if (br && !own)
             return 1;
+        off = ov[1] > ov[0] ? ov[1] : ov[0] + 1;
     }
     return 0;
 }
