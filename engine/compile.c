@@ -22,6 +22,8 @@
 #include <time.h>
 
 #include "engine_internal.h"
+#include <xxhash.h>
+
 #include "dbcache.h"
 #include "hsplan.h"
 
@@ -29,9 +31,29 @@
 static const char *const k_triggers[FZ_TRIG_COUNT] = {
     [FZ_TRIG_URL] = "(?:https?://|www\\.|[a-z0-9-]\\.[a-z]{2})",
     [FZ_TRIG_DIGITS] = "(?:\\d{3}[- ]?\\d{2}|\\+\\d{2})",
-    [FZ_TRIG_HANDLE] = "(?:qq|扣扣|企鹅|微信|薇信|威信|v信|vx|wx|wechat|telegram|whatsapp|飞机号)",
+    [FZ_TRIG_HANDLE] = "(?:qq|扣扣|企鹅|微信|薇信|威信|v信|vx|wx|wechat|telegram|whatsapp|飞机号|v\\s?[:：])",
     [FZ_TRIG_AMOUNT] = "(?:\\d\\s?(?:元|万|块|千|百|rmb|usd|美元)|[¥$€£]|人民币|rmb)",
 };
+
+/* Bump when the way patterns become expressions changes (hsplan.c, the
+ * expansion, flags): cached databases from before must not be used. */
+#define COMPILER_REVISION 6
+
+const char *fz_compile_signature(void)
+{
+    static char sig[40];
+    if (!sig[0]) {
+        XXH64_state_t *st = XXH64_createState();
+        if (!st)
+            return "unknown";
+        XXH64_reset(st, COMPILER_REVISION);
+        for (int t = 0; t < FZ_TRIG_COUNT; t++)
+            XXH64_update(st, k_triggers[t], strlen(k_triggers[t]) + 1);
+        snprintf(sig, sizeof sig, "%d-%016llx", COMPILER_REVISION, (unsigned long long)XXH64_digest(st));
+        XXH64_freeState(st);
+    }
+    return sig;
+}
 
 int fz_pattern_needs_utf8(const char *p)
 {
@@ -146,6 +168,21 @@ static void expr_free(expr_list *l)
     free(l->flags);
     free(l->ids);
     free(l->rule);
+}
+
+static int is_word_byte(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+}
+
+/* A literal as a regex; with `word`, \b on each side that is a word
+ * character (so "ups" no longer matches in "groups"). */
+static int literal_regex(fz_buf *b, const char *lit, int word)
+{
+    size_t n = strlen(lit);
+    int lb = word && n && is_word_byte((unsigned char)lit[0]);
+    int rb = word && n && is_word_byte((unsigned char)lit[n - 1]);
+    return (lb && fz_buf_puts(b, "\\b")) || escape_literal(b, lit) || (rb && fz_buf_puts(b, "\\b"));
 }
 
 static char *literal_expr(const char *lit)
@@ -377,9 +414,18 @@ static int build_exprs(fz_engine *e, expr_list *l)
         const fz_rule *rule = &rs->rules[r];
         fz_crule *c = &e->crules[r];
         if (rule->kind == FZ_RK_LITERAL) {
-            for (size_t i = 0; i < rule->n_literals; i++)
-                if (expr_push(l, literal_expr(rule->literals[i]), base, r, r))
+            for (size_t i = 0; i < rule->n_literals; i++) {
+                if (!rule->word) {
+                    if (expr_push(l, literal_expr(rule->literals[i]), base, r, r))
+                        return -1;
+                    continue;
+                }
+                fz_buf b = FZ_BUF_INIT;
+                int bad = literal_regex(&b, rule->literals[i], 1) || push_planned(e, l, b.data, r, r);
+                fz_buf_free(&b);
+                if (bad)
                     return -1;
+            }
         } else if (rule->kind == FZ_RK_PATTERN && c->path != FZ_PATH_PCRE2) {
             if (c->planned && c->path == FZ_PATH_HYPERSCAN) {
                 int prc = plan_rule(e, l, r);
@@ -487,7 +533,7 @@ static pcre2_code *pcre_for_rule(const fz_rule *r)
             return NULL;
     } else {
         for (size_t i = 0; i < r->n_literals; i++)
-            if ((i && fz_buf_puts(&b, "|")) || escape_literal(&b, r->literals[i])) {
+            if ((i && fz_buf_puts(&b, "|")) || literal_regex(&b, r->literals[i], r->word)) {
                 fz_buf_free(&b);
                 return NULL;
             }

@@ -3,8 +3,9 @@
  * Compiling a full rule pack takes a good fraction of a second; loading a
  * serialized database takes milliseconds. The cache key covers the rules
  * (content hash of every file), the Hyperscan version, the CPU features and
- * tuning Hyperscan compiled for, the trigger expressions built into this
- * binary and the file format. A file whose key differs, whose checksum fails
+ * tuning Hyperscan compiled for, the compiler's signature (the trigger
+ * expressions built into this binary and a revision of the compile
+ * strategy) and the file format. A file whose key differs, whose checksum fails
  * or that Hyperscan refuses to deserialize is ignored and rebuilt: a cache
  * copied from another machine can cost time, never a crash.
  *
@@ -39,8 +40,8 @@ static void cache_key(const fz_engine *e, char *key, size_t cap)
     hs_platform_info_t plat;
     memset(&plat, 0, sizeof plat);
     hs_populate_platform(&plat);
-    snprintf(key, cap, "rules=%s;hs=%s;cpu=%llx;tune=%u;fmt=%u;fanzha=%s", e->rs->hash, hs_version(),
-             (unsigned long long)plat.cpu_features, plat.tune, CACHE_FORMAT, FZ_VERSION);
+    snprintf(key, cap, "rules=%s;hs=%s;cpu=%llx;tune=%u;fmt=%u;compiler=%s", e->rs->hash, hs_version(),
+             (unsigned long long)plat.cpu_features, plat.tune, CACHE_FORMAT, fz_compile_signature());
 }
 
 static void cache_path(const fz_engine *e, const char *key, char *path, size_t cap)

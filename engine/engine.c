@@ -261,10 +261,9 @@ static int worker_prepare(fz_worker *w, const fz_engine *e)
 
 static void classify_sender(const fz_engine *e, fz_worker *w, const fz_message *m, fz_verdict *v)
 {
-    fz_number num;
-    if (!m->from.len || fz_number_canon(m->from.ptr, m->from.len, &num))
+    if (!m->from.len)
         return;
-    long c = fz_number_classify(e->rs, &num);
+    long c = fz_sender_classify(e->rs, m->from.ptr, m->from.len);
     if (c < 0)
         return;
     v->sender_class = c;

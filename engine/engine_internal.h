@@ -179,6 +179,8 @@ struct fz_verdict {
 
 /* compile.c */
 int fz_compile(fz_engine *e, fz_diags *diags);
+/* What, besides the pack, a compiled database depends on (for cache keys). */
+const char *fz_compile_signature(void);
 void fz_compile_free(fz_engine *e);
 /* Append a gapped branch restored from the cache (its program is compiled
  * afterwards). 0 or -1. */
@@ -212,6 +214,8 @@ typedef struct fz_number {
 int fz_number_canon(const char *s, size_t n, fz_number *out);
 /* Class index, rs->n_classes for the allow list, or -1. */
 long fz_number_classify(const fz_ruleset *rs, const fz_number *num);
+/* The class of a sender as written: a number, a name or an e-mail address. */
+long fz_sender_classify(const fz_ruleset *rs, const char *s, size_t n);
 
 /* score.c */
 void fz_score(const fz_engine *e, fz_worker *w, fz_verdict *v);

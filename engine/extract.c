@@ -32,7 +32,10 @@ static const char *const k_tlds =
     "cn|com|net|org|gov|edu|top|xyz|vip|cc|info|biz|club|site|online|shop|icu|link|win|ltd|co|me|io|"
     "tk|ml|ga|cf|gq|pw|buzz|work|live|store|tech|fun|space|website|ink|kim|wang|xin|im|hk|tw|mo|us|uk|"
     "app|dev|ws|la|so|to|ly|gl|gd|mobi|pro|asia|one|red|ren|fit|bid|loan|men|date|run|cyou|sbs|cfd|"
-    "bond|lol|rest|autos|beauty|hair|skin|quest|help|click|page|ai|gg|cx|nu|ru|su|de|fr|jp|kr|in|au|ca|eu";
+    "bond|lol|rest|autos|beauty|hair|skin|quest|help|click|page|ai|gg|cx|nu|ru|su|de|fr|jp|kr|in|au|ca|eu|"
+    "finance|money|exchange|trade|markets|market|capital|fund|bank|credit|cash|gold|bet|casino|games|game|"
+    "group|team|company|business|digital|network|systems|services|support|center|global|world|today|news|"
+    "email|deals|sale|investments|tel|name|cloud|host|download|stream|review|cam|best|cool|net\\.au|co\\.uk|com\\.au";
 
 /* --- domains.yaml ------------------------------------------------------------------ */
 
@@ -110,17 +113,19 @@ static const char k_digits[] =
     "(?<![\\w.])(\\d{4}(?:[ -]?\\d{4}){3}(?:\\d{1,3})?)(?!\\d)"
     "|(?<![\\w+])((?:(?:\\+|00)?86[- ]?)?1[3-9]\\d(?:[- ]?\\d){8}(?!\\d)"
     "|0[1-9]\\d{1,2}[- ]?\\d{7,8}(?!\\d)"
-    "|[48]00[- ]?\\d{3}[- ]?\\d{4}(?!\\d)"
+    "|0[1-9]\\d{0,3}[- ]\\d{3,4}[- ]\\d{3,4}(?!\\d)"               /* grouped: 0800 046 1977, 02 8006 7713 */
+    "|[48]00\\d?[- ]?\\d{3}[- ]?\\d{3,4}(?!\\d)"
     "|(?:95|96|10|12)\\d{3}(?![\\w.,]|元|万|块|千|百|%)"
-    "|(?:\\+|00)[1-9](?:[- ]?\\d){6,14}(?!\\d))"
+    "|(?:\\+|00)[1-9](?:[- ()]{0,2}\\d){6,14}(?!\\d))"
     "|(?<![\\d.])(\\d+(?:,\\d{3})*(?:\\.\\d+)?)\\s?(万元|万|千元|元|块|rmb|美元|usd)";
 
 /* Amounts written after a currency sign, tried at the sign. */
 static const char k_money[] = "(?:[¥$€£]|rmb|人民币)\\s?(\\d+(?:,\\d{3})*(?:\\.\\d+)?)\\s?(万|千)?";
 
 static const char k_handle[] =
-    "(?:qq|扣扣|企鹅)(?:号|号码)?[:：\\s]{0,3}([1-9]\\d{4,11})(?!\\d)"
-    "|(?:微信|薇信|威信|v信|vx|wx|wechat)(?:号)?[:：\\s]{0,3}([a-z][a-z0-9_-]{5,19}|1[3-9]\\d{9})(?![a-z0-9_-])"
+    "(?:qq|扣扣|企鹅)(?:号|号码)?[:：\\s]{0,3}([1-9](?:[ -]?\\d){4,11})(?!\\d)"
+    "|(?:微信|薇信|威信|v信|vx|wx|wechat|(?<![a-z])v(?=\\s?[:：]))(?:号)?[:：\\s]{0,3}"
+    "([a-z][a-z0-9_-]{3,19}|1[3-9]\\d{9})(?![a-z0-9_-])"
     "|(telegram|whatsapp|飞机号)[:：\\s@]{0,3}@?([a-z0-9_+]{5,32})";
 
 int fz_extractor_build(fz_extractor *x, const fz_ruleset *rs, fz_diags *diags)
@@ -477,8 +482,14 @@ static int scan_handles(ex_ctx *c)
         PCRE2_SIZE *ov = pcre2_get_ovector_pointer(c->w->md_ex);
         char out[96];
         int n = 0;
-        if (GROUP(ov, 1))
-            n = snprintf(out, sizeof out, "qq:%.*s", (int)GLEN(ov, 1), t + ov[2]);
+        if (GROUP(ov, 1)) {
+            char digits[32];
+            size_t k = 0;
+            for (size_t i = ov[2]; i < ov[3] && k < sizeof digits - 1; i++)
+                if (t[i] >= '0' && t[i] <= '9')
+                    digits[k++] = t[i];
+            n = snprintf(out, sizeof out, "qq:%.*s", (int)k, digits);
+        }
         else if (GROUP(ov, 2))
             n = snprintf(out, sizeof out, "wechat:%.*s", (int)GLEN(ov, 2), t + ov[4]);
         else if (GROUP(ov, 3) && GROUP(ov, 4))

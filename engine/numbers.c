@@ -8,7 +8,11 @@
  * returns the first whose every given condition (international, exact
  * numbers, prefixes, suffixes, lengths) holds. Domestic numbers on the allow
  * list come first and get no risk: an international number never does, which
- * is how a spoofed +2395588 is told from the bank's own 95588. */
+ * is how a spoofed +2395588 is told from the bank's own 95588.
+ *
+ * A sender that is not a number at all is a name ("HSBC", "RoyalMail") or an
+ * e-mail address (iMessage); classes of kind name or email match those,
+ * optionally only the listed names. */
 #include <string.h>
 
 #include "engine_internal.h"
@@ -97,8 +101,33 @@ long fz_number_classify(const fz_ruleset *rs, const fz_number *num)
     if (!num->international && in_list(num->digits, num->len, rs->allow_numbers, rs->n_allow, 0))
         return (long)rs->n_classes;
     for (size_t i = 0; i < rs->n_classes; i++)
-        if (class_matches(&rs->classes[i], num))
+        if (rs->classes[i].kind == FZ_SENDER_NUMBER && class_matches(&rs->classes[i], num))
             return (long)i;
+    return -1;
+}
+
+long fz_sender_classify(const fz_ruleset *rs, const char *s, size_t n)
+{
+    fz_number num;
+    if (fz_number_canon(s, n, &num) == 0)
+        return fz_number_classify(rs, &num);
+    while (n && (*s == ' ' || *s == '\t'))
+        s++, n--;
+    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+        n--;
+    if (!n)
+        return -1;
+    int kind = memchr(s, '@', n) ? FZ_SENDER_EMAIL : FZ_SENDER_NAME;
+    for (size_t i = 0; i < rs->n_classes; i++) {
+        const fz_numclass *c = &rs->classes[i];
+        if (c->kind != kind)
+            continue;
+        if (!c->n_names)
+            return (long)i;
+        for (size_t k = 0; k < c->n_names; k++)
+            if (strlen(c->names[k]) == n && strncasecmp(c->names[k], s, n) == 0)
+                return (long)i;
+    }
     return -1;
 }
 
@@ -122,8 +151,8 @@ static int digits_only(fz_ydoc *d, yaml_node_t **nodes, const char **list, size_
 
 static int parse_class(fz_ruleset *rs, fz_ydoc *d, yaml_node_t *n, fz_numclass *c)
 {
-    static const char *const keys[] = {"class", "description", "international", "prefixes", "suffixes",
-                                       "numbers", "lengths", "score", "callback_score", NULL};
+    static const char *const keys[] = {"class", "description", "kind", "names", "international", "prefixes",
+                                       "suffixes", "numbers", "lengths", "score", "callback_score", NULL};
     int bad = fz_ydoc_check_keys(d, n, keys, NULL, "a number class");
     if (!fz_ynode_is(n, YAML_MAPPING_NODE))
         return bad;
@@ -149,6 +178,28 @@ static int parse_class(fz_ruleset *rs, fz_ydoc *d, yaml_node_t *n, fz_numclass *
     char *desc;
     if ((v = fz_ydoc_get(d, n, "description")) && fz_ydoc_string(d, v, NULL, "description", &desc) == 0)
         c->description = desc;
+    if ((v = fz_ydoc_get(d, n, "kind"))) {
+        char *k;
+        if (fz_ydoc_string(d, v, NULL, "kind", &k) == 0) {
+            if (strcmp(k, "number") == 0) c->kind = FZ_SENDER_NUMBER;
+            else if (strcmp(k, "name") == 0) c->kind = FZ_SENDER_NAME;
+            else if (strcmp(k, "email") == 0) c->kind = FZ_SENDER_EMAIL;
+            else {
+                fz_ydoc_error(d, v, NULL, "class '%s': kind must be number, name or email, not '%s'", name, k);
+                bad++;
+            }
+        } else {
+            bad++;
+        }
+    }
+    if ((v = fz_ydoc_get(d, n, "names"))) {
+        if (c->kind == FZ_SENDER_NUMBER) {
+            fz_ydoc_error(d, v, NULL, "class '%s': names are for kind name or email", name);
+            bad++;
+        } else if (fz_ydoc_strings(d, v, NULL, "names", (char ***)&c->names, NULL, &c->n_names)) {
+            bad++;
+        }
+    }
     if ((v = fz_ydoc_get(d, n, "international")))
         bad += fz_ydoc_bool(d, v, name, "international", &c->international) != 0;
     const char *keys3[3] = {"prefixes", "suffixes", "numbers"};

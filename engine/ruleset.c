@@ -163,7 +163,7 @@ typedef struct loader {
 } loader;
 
 static const char *const k_category_keys[] = {"category", "title", "severity", "description", "rules", NULL};
-static const char *const k_rule_keys[] = {"id", "literal", "pattern", "all", "any", "min", "not",
+static const char *const k_rule_keys[] = {"id", "literal", "word", "pattern", "all", "any", "min", "not",
                                           "score", "description", "examples", NULL};
 
 static int valid_id(const char *s, int need_dot)
@@ -444,6 +444,13 @@ static void parse_rule(loader *L, fz_ydoc *d, yaml_node_t *n, uint32_t category)
     yaml_node_t *not_ = fz_ydoc_get(d, n, "not"), *min = fz_ydoc_get(d, n, "min");
     yaml_node_t *score = fz_ydoc_get(d, n, "score"), *desc = fz_ydoc_get(d, n, "description");
     yaml_node_t *ex = fz_ydoc_get(d, n, "examples");
+    yaml_node_t *word = fz_ydoc_get(d, n, "word");
+    if (word) {
+        if (!lit)
+            fz_ydoc_error(d, word, id, "'word' only applies to 'literal' rules");
+        else
+            fz_ydoc_bool(d, word, id, "word", &r->word);
+    }
     int kinds = !!lit + !!pat + !!(all || any);
     if (kinds != 1)
         fz_ydoc_error(d, n, id, kinds ? "a rule is exactly one of literal, pattern or a combination (all/any)"

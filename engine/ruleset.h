@@ -51,6 +51,7 @@ typedef struct fz_rule {
     fz_rk kind;
     const char **literals;  /* normalized */
     size_t n_literals;
+    int word;               /* literals match only as whole words (ASCII word boundaries) */
     const char *pattern;
     fz_pos pattern_pos;
     fz_ref *all, *any, *not_;
@@ -63,9 +64,14 @@ typedef struct fz_rule {
     fz_pos pos;
 } fz_rule;
 
+enum { FZ_SENDER_NUMBER = 0, FZ_SENDER_NAME, FZ_SENDER_EMAIL };
+
 typedef struct fz_numclass {
     const char *name;
     const char *description;
+    int kind;               /* FZ_SENDER_*: what the class matches */
+    const char **names;     /* kind name or email: exact matches, any case (none: any) */
+    size_t n_names;
     int international;      /* -1: any, 0: domestic only, 1: international only */
     const char **prefixes, **suffixes, **numbers;
     size_t n_prefixes, n_suffixes, n_numbers;

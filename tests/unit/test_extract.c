@@ -171,6 +171,23 @@ static void international_numbers_with_separators(void **state)
     ENTS("致电0044 7911 123456", "{\"phones\":[\"+447911123456\"]}");
 }
 
+static void phones_written_other_ways(void **state)
+{
+    (void)state;
+    ENTS("致电4000-765-230", "{\"phones\":[\"4000765230\"]}");
+    ENTS("call +1 (646) 580-3321 now", "{\"phones\":[\"+16465803321\"]}");
+    ENTS("ring 0800 046 1977 today", "{\"phones\":[\"08000461977\"]}");
+    ENTS("ring 02 8006 7713 today", "{\"phones\":[\"0280067713\"]}");
+}
+
+static void handles_written_other_ways(void **state)
+{
+    (void)state;
+    ENTS("加微信 yb_kf 咨询", "{\"handles\":[\"wechat:yb_kf\"]}");
+    ENTS("加V：abc123", "{\"handles\":[\"wechat:abc123\"]}");
+    ENTS("QQ：1583 2260 97", "{\"handles\":[\"qq:1583226097\"]}");
+}
+
 static void codes_and_ids_are_not_phones(void **state)
 {
     (void)state;
@@ -288,6 +305,8 @@ int main(void)
         cmocka_unit_test(international_numbers),
         cmocka_unit_test(international_numbers_with_separators),
         cmocka_unit_test(codes_and_ids_are_not_phones),
+        cmocka_unit_test(phones_written_other_ways),
+        cmocka_unit_test(handles_written_other_ways),
         cmocka_unit_test(bank_cards),
         cmocka_unit_test(messenger_handles),
         cmocka_unit_test(amounts_of_money),

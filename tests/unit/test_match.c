@@ -451,9 +451,30 @@ static int teardown(void **state)
     return 0;
 }
 
+/* word: true — a literal only as a whole word, at ASCII word boundaries. */
+static void word_literals(void **state)
+{
+    (void)state;
+    const char *dir = tu_pack("policy.yaml", "version: w\nactions: {suspect: 4, block: 8}\n",
+                              "en/t.yaml",
+                              "category: t\ntitle: T\nseverity: low\nrules:\n"
+                              "  - id: en.t.ups\n    literal: [ups, 'dhl express']\n    word: true\n    score: 5\n",
+                              NULL);
+    fz_engine *e = tu_engine_dir(dir);
+    assert_true(fz_verdict_fired(tu_scan(e, "Your UPS parcel", NULL), "en.t.ups"));
+    assert_true(fz_verdict_fired(tu_scan(e, "ups", NULL), "en.t.ups"));
+    assert_true(fz_verdict_fired(tu_scan(e, "DHL Express: fee", NULL), "en.t.ups"));
+    assert_true(fz_verdict_fired(tu_scan(e, "包裹ups已到", NULL), "en.t.ups"));      /* CJK is not a word character */
+    assert_false(fz_verdict_fired(tu_scan(e, "join our groups", NULL), "en.t.ups"));
+    assert_false(fz_verdict_fired(tu_scan(e, "upside", NULL), "en.t.ups"));
+    assert_false(fz_verdict_fired(tu_scan(e, "dhl expressway", NULL), "en.t.ups"));
+    fz_engine_release(e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(word_literals),
         cmocka_unit_test(literal_rule),
         cmocka_unit_test(literal_written_obfuscated_in_pack),
         cmocka_unit_test(regex_rule),

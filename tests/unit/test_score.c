@@ -137,7 +137,8 @@ static void sender_class_score_added(void **state)
     /* No class, no sender object. */
     assert_null(fz_verdict_sender_class(tu_scan(g_s, "您好", "01012345678")));
     json_lacks(g_s, "您好", "01012345678", "\"sender\"");
-    json_lacks(g_s, "您好", "not a number", "\"sender\"");
+    json_has(g_s, "您好", "not a number", "\"sender\":{\"class\":\"other_name\"");
+    json_lacks(g_unit, "您好", "not a number", "\"sender\"");      /* a pack without name classes */
     json_lacks(g_s, "您好", NULL, "\"sender\"");
 }
 
@@ -180,6 +181,16 @@ static void allow_list(void **state)
     expect(g_unit, "您的积分即将清零", "+2395588", 7, FZ_SUSPECT, "genuine");
     assert_string_equal(fz_verdict_sender_class(tu_scan(g_unit, "您好", "+2395588")), "service_spoof");
     assert_string_equal(fz_verdict_sender_class(tu_scan(g_unit, "您好", "+12025550123")), "international");
+}
+
+/* Senders that are not numbers: names (any case) and e-mail addresses. */
+static void named_and_email_senders(void **state)
+{
+    (void)state;
+    json_has(g_s, "hello", "hsbc", "\"sender\":{\"class\":\"bank_name\",\"risk\":0.25}");
+    json_has(g_s, "hello", "Parcel-Co", "\"sender\":{\"class\":\"other_name\",\"risk\":0.75}");
+    json_has(g_s, "hello", "alert@icloud.com", "\"sender\":{\"class\":\"email\",\"risk\":2}");
+    json_lacks(g_s, "hello", "   ", "\"sender\"");
 }
 
 static void canon(const char *in, int rc, const char *digits, int intl)
@@ -253,6 +264,7 @@ int main(void)
         cmocka_unit_test(callback_score),
         cmocka_unit_test(allow_list),
         cmocka_unit_test(number_canonicalization),
+        cmocka_unit_test(named_and_email_senders),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
