@@ -14,6 +14,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <xxhash.h>
+
 #include "engine_internal.h"
 #include "json_out.h"
 #include "normalize_internal.h"
@@ -147,6 +149,7 @@ const char *fz_engine_rules_source(const fz_engine *e) { return e->rs->source; }
 size_t fz_engine_rule_count(const fz_engine *e) { return e->rs->n_rules; }
 double fz_engine_compile_ms(const fz_engine *e) { return e->compile_ms; }
 double fz_engine_load_ms(const fz_engine *e) { return e->load_ms; }
+double fz_engine_half_life_days(const fz_engine *e) { return e->rs->policy.half_life_days; }
 int fz_engine_from_cache(const fz_engine *e) { return e->from_cache; }
 
 /* --- workers ---------------------------------------------------------------------------- */
@@ -259,7 +262,7 @@ static int worker_prepare(fz_worker *w, const fz_engine *e)
 
 /* --- the pipeline ----------------------------------------------------------------------------- */
 
-static void classify_sender(const fz_engine *e, fz_worker *w, const fz_message *m, fz_verdict *v)
+static void classify_sender(const fz_engine *e, const fz_message *m, fz_verdict *v)
 {
     if (!m->from.len)
         return;
@@ -268,7 +271,6 @@ static void classify_sender(const fz_engine *e, fz_worker *w, const fz_message *
         return;
     v->sender_class = c;
     v->sender_score = (size_t)c < e->rs->n_classes ? e->rs->classes[c].score : 0;
-    fz_bit_set(w->bits, fz_signal_sender(e->rs, (size_t)c));
 }
 
 /* The riskiest class among the phone numbers written in the text. */
@@ -287,6 +289,32 @@ static void classify_callbacks(const fz_engine *e, fz_verdict *v)
             v->callback_score = s;
             v->callback_class = c;
         }
+    }
+}
+
+/* The signals the verdict already knows (entities, sender class) go into the
+ * bit set, where combinations read them. */
+static void apply_signals(const fz_engine *e, fz_worker *w, const fz_verdict *v)
+{
+    for (int k = 0; k < FZ_ENT_COUNT; k++)
+        if (v->entity_kinds & (1u << k))
+            fz_bit_set(w->bits, fz_signal_entity(e->rs, k));
+    if (v->sender_class >= 0)
+        fz_bit_set(w->bits, fz_signal_sender(e->rs, (size_t)v->sender_class));
+}
+
+static void sort_hits(const fz_engine *e, fz_verdict *v)
+{
+    /* Strongest evidence first; insertion sort, since hits are few. */
+    const fz_rule *rules = e->rs->rules;
+    for (size_t i = 1; i < v->n_hits; i++) {
+        fz_vhit h = v->hits[i];
+        size_t j = i;
+        while (j > 0 && rules[v->hits[j - 1].rule].score < rules[h.rule].score) {
+            v->hits[j] = v->hits[j - 1];
+            j--;
+        }
+        v->hits[j] = h;
     }
 }
 
@@ -312,43 +340,46 @@ static int collect_hits(const fz_engine *e, fz_worker *w, fz_verdict *v, const c
                 return FZ_ENOMEM;
         }
     }
-    /* Strongest evidence first; insertion sort, since hits are few. */
-    const fz_rule *rules = e->rs->rules;
-    for (size_t i = 1; i < v->n_hits; i++) {
-        fz_vhit h = v->hits[i];
-        size_t j = i;
-        while (j > 0 && rules[v->hits[j - 1].rule].score < rules[h.rule].score) {
-            v->hits[j] = v->hits[j - 1];
-            j--;
-        }
-        v->hits[j] = h;
-    }
+    sort_hits(e, v);
     return 0;
+}
+
+static int finish(const fz_engine *e, fz_worker *w, fz_verdict *v, const char *text, size_t len)
+{
+    fz_match_combine(e, w);
+    int rc = collect_hits(e, w, v, text, len);
+    if (rc)
+        return rc;
+    fz_score(e, w, v);
+    memcpy(v->fired, w->bits, e->n_words * sizeof *w->bits);
+    return 0;
+}
+
+static int begin(const fz_engine *e, fz_worker *w, const fz_message *m, fz_verdict *v, int reset)
+{
+    int rc = worker_prepare(w, e);
+    if (!rc && reset)
+        rc = fz_verdict_reset(v, e);
+    if (!rc)
+        rc = fz_normalize(w->norm, m->text.ptr ? m->text.ptr : "", m->text.len);
+    return rc;
 }
 
 int fz_engine_scan(const fz_engine *e, fz_worker *w, const fz_message *m, fz_verdict *v)
 {
-    int rc = worker_prepare(w, e);
-    if (!rc)
-        rc = fz_verdict_reset(v, e);
-    if (!rc)
-        rc = fz_normalize(w->norm, m->text.ptr ? m->text.ptr : "", m->text.len);
+    int rc = begin(e, w, m, v, 1);
     if (rc)
         return rc;
     size_t len;
     const char *text = fz_norm_text(w->norm, &len);
     if ((rc = fz_match(e, w, text, len)))
         return rc;
-    classify_sender(e, w, m, v);
-    if ((rc = fz_extract(e, w, text, len, v)))
+    classify_sender(e, m, v);
+    if ((rc = fz_extract(e, w, text, len, v)))     /* only the kinds Hyperscan saw a trigger for */
         return rc;
     classify_callbacks(e, v);
-    fz_match_combine(e, w);
-    if ((rc = collect_hits(e, w, v, text, len)))
-        return rc;
-    fz_score(e, w, v);
-    memcpy(v->fired, w->bits, e->n_words * sizeof *w->bits);
-    return 0;
+    apply_signals(e, w, v);
+    return finish(e, w, v, text, len);
 }
 
 int fz_engine_scan_text(const fz_engine *e, fz_worker *w, const char *text, size_t len, fz_verdict *v)
@@ -358,4 +389,125 @@ int fz_engine_scan_text(const fz_engine *e, fz_worker *w, const char *text, size
     m.text.ptr = text;
     m.text.len = len;
     return fz_engine_scan(e, w, &m, v);
+}
+
+/* --- stages for batch scoring ------------------------------------------------------ */
+
+int fz_scan_prepare(const fz_engine *e, fz_worker *w, const fz_message *m, fz_verdict *v)
+{
+    int rc = begin(e, w, m, v, 1);
+    if (rc)
+        return rc;
+    size_t len;
+    const char *text = fz_norm_text(w->norm, &len);
+    /* Every kind: a trigger is only ever a necessary condition for its
+     * kind's pattern, so this finds exactly what the triggered run finds. */
+    w->triggers = (1u << FZ_TRIG_COUNT) - 1;
+    classify_sender(e, m, v);
+    if ((rc = fz_extract(e, w, text, len, v)))
+        return rc;
+    classify_callbacks(e, v);
+    return 0;
+}
+
+int fz_scan_content(const fz_engine *e, fz_worker *w, const fz_message *m, fz_verdict *v)
+{
+    int rc = begin(e, w, m, v, 0);
+    if (rc)
+        return rc;
+    size_t len;
+    const char *text = fz_norm_text(w->norm, &len);
+    if ((rc = fz_match(e, w, text, len)))
+        return rc;
+    apply_signals(e, w, v);
+    return finish(e, w, v, text, len);
+}
+
+/* Cache entry: "T<hash of the normalized text>|", then per fired rule
+ * "index:length:evidence;" where evidence is the normalized text of its
+ * first match (empty for combinations). The key holds the rules version, so
+ * indices are stable. An entry is reused only for the same normalized text:
+ * rules see the links and numbers that the template masks (a risky
+ * top-level domain, a callback number's prefix, a gap's length), so a
+ * variant is scored afresh to give exactly the verdict a scan would. */
+static void text_tag(const char *text, size_t len, char out[20])
+{
+    snprintf(out, 20, "T%016llx|", (unsigned long long)XXH3_64bits(text, len));
+}
+
+int fz_cache_entry(const fz_engine *e, const fz_worker *w, const fz_verdict *v, fz_buf *out)
+{
+    fz_buf_clear(out);
+    size_t len;
+    const char *text = fz_norm_text(w->norm, &len);
+    char tag[20];
+    text_tag(text, len, tag);
+    if (fz_buf_append(out, tag, 18))
+        return FZ_ENOMEM;
+    for (uint32_t r = 0; r < e->rs->n_rules; r++) {
+        if (!fz_bit_test(v->fired, r))
+            continue;
+        const char *ev = "";
+        size_t el = 0;
+        for (size_t i = 0; i < v->n_hits; i++)
+            if (v->hits[i].rule == r && v->hits[i].has_span) {
+                /* the evidence in normalized form: map back is not needed,
+                 * the next message is searched in normalized form too */
+                size_t s = w->span_gen[r] == w->gen ? w->span_start[r] : SIZE_MAX;
+                if (s != SIZE_MAX && w->ends[r] <= len && s <= w->ends[r]) {
+                    ev = text + s;
+                    el = w->ends[r] - s;
+                }
+            }
+        char head[48];
+        int n = snprintf(head, sizeof head, "%u:%zu:", r, el);
+        if (fz_buf_append(out, head, (size_t)n) || fz_buf_append(out, ev, el) || fz_buf_append(out, ";", 1))
+            return FZ_ENOMEM;
+    }
+    return 0;
+}
+
+int fz_scan_cached(const fz_engine *e, fz_worker *w, const fz_message *m, fz_verdict *v, const char *entry,
+                   size_t elen)
+{
+    int rc = begin(e, w, m, v, 0);
+    if (rc)
+        return rc;
+    size_t len;
+    const char *text = fz_norm_text(w->norm, &len);
+    char tag[20];
+    text_tag(text, len, tag);
+    if (elen < 18 || memcmp(entry, tag, 18) != 0)
+        return FZ_ENOENT;               /* a variant: the caller scores it afresh */
+    fz_worker_next(e, w);
+    memset(w->bits, 0, e->n_words * sizeof *w->bits);
+    /* First the fired rules, then their evidence: combinations need all. */
+    const char *p = entry + 18, *end = entry + elen;
+    while (p < end) {
+        char *q;
+        unsigned long r = strtoul(p, &q, 10);
+        if (q >= end || *q != ':' || r >= e->rs->n_rules)
+            return FZ_EPARSE;
+        unsigned long el = strtoul(q + 1, &q, 10);
+        if (q >= end || *q != ':' || el > (unsigned long)(end - q - 1) || q[1 + el] != ';')
+            return FZ_EPARSE;
+        const char *ev = q + 1;
+        fz_bit_set(w->bits, (uint32_t)r);
+        w->ends[r] = UINT32_MAX;
+        /* The same words are most often in the variant too: find them. */
+        const char *at = el ? memmem(text, len, ev, el) : NULL;
+        if (at) {
+            w->span_start[r] = (uint32_t)(at - text);
+            w->ends[r] = (uint32_t)(at - text + (ptrdiff_t)el);
+            w->span_gen[r] = w->gen;
+        }
+        p = ev + el + 1;
+    }
+    apply_signals(e, w, v);
+    int r2 = collect_hits(e, w, v, text, len);
+    if (r2)
+        return r2;
+    fz_score(e, w, v);
+    memcpy(v->fired, w->bits, e->n_words * sizeof *w->bits);
+    return 0;
 }

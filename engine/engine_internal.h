@@ -173,6 +173,14 @@ struct fz_verdict {
     double sender_score;
     long callback_class;        /* class of the riskiest callback number, or -1 */
     double callback_score;
+    uint32_t entity_kinds;      /* bit per enum fz_entity_kind found */
+    /* shared state (batch scoring with a store) */
+    int cache;                  /* 0 no store, 1 miss, 2 hit */
+    int has_reports;            /* sender_reports / callback_reports were looked up */
+    double sender_reports, callback_reports;
+    double state_score;         /* reputation and campaign, added to the rules' score */
+    char template_hash[33];
+    uint64_t campaign_recipients;   /* > 0 when the template is a campaign */
     uint64_t *fired;
     size_t fired_cap;
 };
@@ -201,7 +209,8 @@ void fz_gapped_jit(const fz_engine *e, fz_gapped *g);
 /* extract.c */
 int fz_extractor_build(fz_extractor *x, const fz_ruleset *rs, fz_diags *diags);
 void fz_extractor_free(fz_extractor *x);
-/* Extract the entity kinds whose trigger fired into v; sets entity signals. */
+/* Extract the entity kinds whose trigger fired (w->triggers) into v; the
+ * kinds found go to v->entity_kinds. */
 int fz_extract(const fz_engine *e, fz_worker *w, const char *text, size_t len, fz_verdict *v);
 
 /* numbers.c */
@@ -219,6 +228,21 @@ long fz_sender_classify(const fz_ruleset *rs, const char *s, size_t n);
 
 /* score.c */
 void fz_score(const fz_engine *e, fz_worker *w, fz_verdict *v);
+
+/* engine.c: the stages of a scan, for batch scoring (batch.c).
+ * prepare: normalize, extract every entity kind, classify numbers.
+ * content: normalize again, match, combine, evidence, score.
+ * cached:  normalize again, take the fired rules from a cache entry, find
+ *          their evidence in this message, score. */
+int fz_scan_prepare(const fz_engine *e, fz_worker *w, const fz_message *m, fz_verdict *v);
+int fz_scan_content(const fz_engine *e, fz_worker *w, const fz_message *m, fz_verdict *v);
+int fz_scan_cached(const fz_engine *e, fz_worker *w, const fz_message *m, fz_verdict *v, const char *entry,
+                   size_t len);
+/* The cache entry of a verdict scored by fz_scan_content (w still holds its
+ * normalized text). */
+int fz_cache_entry(const fz_engine *e, const fz_worker *w, const fz_verdict *v, fz_buf *out);
+/* A new message for w: spans found for the previous one are forgotten. */
+void fz_worker_next(const fz_engine *e, fz_worker *w);
 
 /* verdict.c */
 int fz_verdict_reset(fz_verdict *v, const fz_engine *e);

@@ -16,6 +16,7 @@ const char *fz_strerror(int code)
     case FZ_ETOOBIG: return "input exceeds a limit";
     case FZ_EHS: return "Hyperscan error";
     case FZ_EPLATFORM: return "CPU not supported by Hyperscan";
+    case FZ_ENOENT: return "not found";
     default: return "unknown error";
     }
 }

@@ -514,8 +514,6 @@ int fz_extract(const fz_engine *e, fz_worker *w, const char *text, size_t len, f
                              (trig & (1u << FZ_TRIG_AMOUNT)) != 0, (trig & (1u << FZ_TRIG_URL)) != 0);
     if (!rc && (trig & (1u << FZ_TRIG_HANDLE)))
         rc = scan_handles(&c);
-    for (int k = 0; k < FZ_ENT_COUNT; k++)
-        if (c.found & (1u << k))
-            fz_bit_set(w->bits, fz_signal_entity(e->rs, k));
+    v->entity_kinds |= c.found;
     return rc;
 }

@@ -118,6 +118,14 @@ static int pcre_find(const fz_engine *e, fz_worker *w, uint32_t rule, const char
     return 1;
 }
 
+void fz_worker_next(const fz_engine *e, fz_worker *w)
+{
+    if (++w->gen == 0) {                    /* wrapped: forget every span */
+        memset(w->span_gen, 0, e->rs->n_rules * sizeof *w->span_gen);
+        w->gen = 1;
+    }
+}
+
 /* A rule PCRE2 confirmed: it fired, and its evidence is already known. */
 static void confirmed(fz_worker *w, uint32_t rule, size_t start, size_t end)
 {
@@ -182,10 +190,7 @@ int fz_match(const fz_engine *e, fz_worker *w, const char *text, size_t len)
     if (e->n_pieces)
         memset(w->pieces, 0, (e->n_pieces + 63) / 64 * sizeof *w->pieces);
     w->triggers = 0;
-    if (++w->gen == 0) {                    /* wrapped: forget every span */
-        memset(w->span_gen, 0, e->rs->n_rules * sizeof *w->span_gen);
-        w->gen = 1;
-    }
+    fz_worker_next(e, w);
     scan_ctx ctx = {w->bits, w->cand, w->pieces, w->ends, w->piece_ends, (uint32_t)e->rs->n_rules, &w->triggers,
                     e->bounded, (const unsigned char *)text, len};
     if (hs_scan(e->db, text, (unsigned)len, 0, w->scratch, on_match, &ctx) != HS_SUCCESS)
@@ -288,7 +293,13 @@ int fz_match_evidence(const fz_engine *e, fz_worker *w, uint32_t rule, const cha
         size_t stop = w->ends[rule];
         from = stop > c->max_width ? char_start(text, stop - c->max_width) : 0;
     }
-    if (pcre_find(e, w, rule, text, len, from, start, end))
-        return 1;
-    return from > 0 && pcre_find(e, w, rule, text, len, 0, start, end);
+    int found = pcre_find(e, w, rule, text, len, from, start, end) ||
+                (from > 0 && pcre_find(e, w, rule, text, len, 0, start, end));
+    if (found) {
+        /* remembered: the verdict cache stores each rule's evidence */
+        w->span_start[rule] = (uint32_t)*start;
+        w->ends[rule] = (uint32_t)*end;
+        w->span_gen[rule] = w->gen;
+    }
+    return found;
 }

@@ -93,6 +93,12 @@ typedef struct fz_policy {
     const char *version;
     double suspect;
     double block;
+    double half_life_days;      /* reputation: a report's weight halves in this time */
+    double per_reporter;        /* reputation: score per unit of decayed reporter count */
+    double reputation_max;      /* reputation: score cap per number */
+    double campaign_recipients; /* distinct recipients within the hour that make a campaign */
+    double campaign_score;      /* added to every message of a campaign */
+    double cache_ttl;           /* seconds a cached verdict lives */
 } fz_policy;
 
 typedef struct fz_source_file {

@@ -48,6 +48,13 @@ int fz_verdict_reset(fz_verdict *v, const fz_engine *e)
     v->sender_score = 0;
     v->callback_class = -1;
     v->callback_score = 0;
+    v->entity_kinds = 0;
+    v->cache = 0;
+    v->has_reports = 0;
+    v->sender_reports = v->callback_reports = 0;
+    v->state_score = 0;
+    v->template_hash[0] = '\0';
+    v->campaign_recipients = 0;
     if (v->fired_cap < e->n_words) {
         uint64_t *f = realloc(v->fired, e->n_words * sizeof *f);
         if (!f)
@@ -214,12 +221,20 @@ static int write_entities(const fz_verdict *v, fz_buf *o)
     return rc || fz_buf_append(o, "}", 1);
 }
 
-static int write_number_class(fz_buf *o, const char *key, const fz_ruleset *rs, long cls, double risk)
+/* "sender" / "callback": the number's class and risk, and (with a store)
+ * its decayed count of distinct reporters. */
+static int write_number(fz_buf *o, const char *key, const fz_ruleset *rs, long cls, double risk, int has_reports,
+                        double reports)
 {
-    const char *name = (size_t)cls < rs->n_classes ? rs->classes[cls].name : "allowlisted";
-    return fz_buf_append(o, ",\"", 2) || fz_buf_puts(o, key) || fz_buf_append(o, "\":{\"class\":", 11) ||
-           fz_json_str(o, name, strlen(name)) || fz_buf_append(o, ",\"risk\":", 8) || fz_json_num(o, risk) ||
-           fz_buf_append(o, "}", 1);
+    int rc = fz_buf_append(o, ",\"", 2) || fz_buf_puts(o, key) || fz_buf_append(o, "\":{", 3);
+    if (!rc && cls >= 0) {
+        const char *name = (size_t)cls < rs->n_classes ? rs->classes[cls].name : "allowlisted";
+        rc = fz_buf_append(o, "\"class\":", 8) || fz_json_str(o, name, strlen(name)) ||
+             fz_buf_append(o, ",\"risk\":", 8) || fz_json_num(o, risk);
+    }
+    if (!rc && has_reports)
+        rc = (cls >= 0 && fz_buf_append(o, ",", 1)) || fz_buf_append(o, "\"reports\":", 10) || fz_json_num(o, reports);
+    return rc || fz_buf_append(o, "}", 1);
 }
 
 int fz_verdict_write_json(const fz_verdict *v, const fz_message *m, fz_buf *o)
@@ -236,10 +251,19 @@ int fz_verdict_write_json(const fz_verdict *v, const fz_message *m, fz_buf *o)
          fz_buf_append(o, ",\"category\":", 12) ||
          (cat ? fz_buf_puts(o, e->category_json[v->category]) : fz_buf_append(o, "null", 4));
     rc = rc || write_hits(v, m, o) || write_entities(v, o);
-    if (!rc && v->sender_class >= 0)
-        rc = write_number_class(o, "sender", e->rs, v->sender_class, v->sender_score);
-    if (!rc && v->callback_class >= 0 && v->callback_score != 0)
-        rc = write_number_class(o, "callback", e->rs, v->callback_class, v->callback_score);
+    int sender_reports = v->has_reports && v->sender_reports >= 0.01;
+    int callback_reports = v->has_reports && v->callback_reports >= 0.01;
+    if (!rc && (v->sender_class >= 0 || sender_reports))
+        rc = write_number(o, "sender", e->rs, v->sender_class, v->sender_score, sender_reports, v->sender_reports);
+    if (!rc && ((v->callback_class >= 0 && v->callback_score != 0) || callback_reports))
+        rc = write_number(o, "callback", e->rs, v->callback_score != 0 ? v->callback_class : -1, v->callback_score,
+                          callback_reports, v->callback_reports);
+    if (!rc && v->campaign_recipients)
+        rc = fz_buf_append(o, ",\"campaign\":{\"template\":\"", 25) || fz_buf_append(o, v->template_hash, 32) ||
+             fz_buf_append(o, "\",\"recipients_1h\":", 19) || fz_json_uint(o, v->campaign_recipients) ||
+             fz_buf_append(o, "}", 1);
+    if (!rc && v->cache)
+        rc = fz_buf_puts(o, v->cache == 2 ? ",\"cache\":\"hit\"" : ",\"cache\":\"miss\"");
     rc = rc || fz_buf_puts(o, e->version_json);
     if (!rc && m->extra_json.len)
         rc = fz_buf_append(o, ",", 1) || fz_json_raw(o, m->extra_json.ptr, m->extra_json.len);

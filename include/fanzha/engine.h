@@ -65,6 +65,8 @@ size_t fz_engine_rule_count(const fz_engine *e);
  * and building the whole engine (reading the pack included), in ms. */
 double fz_engine_compile_ms(const fz_engine *e);
 double fz_engine_load_ms(const fz_engine *e);
+/* The policy's reputation half-life, in days. */
+double fz_engine_half_life_days(const fz_engine *e);
 /* 1 when the compiled database came from the cache. */
 int fz_engine_from_cache(const fz_engine *e);
 

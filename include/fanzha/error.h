@@ -19,7 +19,8 @@ enum {
     FZ_EPARSE = -5,     /* an input record cannot be read */
     FZ_ETOOBIG = -6,    /* an input exceeds a configured limit */
     FZ_EHS = -7,        /* Hyperscan failed */
-    FZ_EPLATFORM = -8   /* this CPU cannot run Hyperscan */
+    FZ_EPLATFORM = -8,  /* this CPU cannot run Hyperscan */
+    FZ_ENOENT = -9      /* not found */
 };
 
 typedef struct fz_error {

@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include "engine.h"
 #include "message.h"
+#include "store.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -54,6 +55,9 @@ typedef struct fz_scan_options {
     /* Called between blocks; returning non-zero stops the scan early. */
     int (*should_stop)(void *ud);
     void *should_stop_ud;
+    /* Shared state (verdict cache, reported numbers, campaigns), or NULL to
+     * score every message on its own. */
+    fz_store *store;
 } fz_scan_options;
 
 /* Score everything readable from o->in_fd. 0, or a negative code when the

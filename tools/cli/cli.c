@@ -1,6 +1,7 @@
 /* cli.c — helpers shared by the subcommands (see cli.h). */
 #include <errno.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -97,4 +98,80 @@ void cli_error(const char *cmd, const char *fmt, ...)
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
     va_end(ap);
+}
+
+const char *cli_redis_url(const char *url)
+{
+    if (url)
+        return *url ? url : NULL;
+    const char *env = getenv("FANZHA_REDIS");
+    return env && *env ? env : NULL;
+}
+
+int cli_open_store(const char *cmd, const char *url, fz_store **out)
+{
+    fz_store_options o = {cli_redis_url(url), NULL, 0, 0};
+    fz_error err;
+    int rc = fz_store_open(&o, out, &err);
+    if (rc)
+        cli_error(cmd, "%s", err.message);
+    return rc;
+}
+
+int cli_ingest_reports(const char *cmd, fz_store *s, const char *path, double half_life_days, size_t *ok,
+                       size_t *bad)
+{
+    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
+    if (!f) {
+        cli_error(cmd, "cannot open %s: %s", path, strerror(errno));
+        return FZ_EIO;
+    }
+    enum { BATCH = 1000 };
+    fz_report *batch = calloc(BATCH, sizeof *batch);
+    fz_buf *strings = calloc(BATCH, sizeof *strings);
+    char *line = NULL;
+    size_t cap = 0, n = 0, lineno = 0;
+    ssize_t len;
+    int rc = batch && strings ? 0 : FZ_ENOMEM;
+    *ok = *bad = 0;
+    while (!rc && (len = getline(&line, &cap, f)) >= 0) {
+        lineno++;
+        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+            len--;
+        if (len == 0)
+            continue;
+        fz_error err;
+        if (fz_report_parse(line, (size_t)len, &batch[n], &strings[n], &err)) {
+            fprintf(stderr, "{\"line\":%zu,\"error\":\"%s\"}\n", lineno, err.message);
+            (*bad)++;
+            continue;
+        }
+        if (++n == BATCH) {
+            size_t unusable;
+            fz_error err2;
+            if ((rc = fz_store_report(s, batch, n, half_life_days, &unusable, &err2)))
+                cli_error(cmd, "%s", err2.message);
+            *ok += n - unusable;
+            *bad += unusable;
+            n = 0;
+        }
+    }
+    if (!rc && n) {
+        size_t unusable;
+        fz_error err2;
+        if ((rc = fz_store_report(s, batch, n, half_life_days, &unusable, &err2)))
+            cli_error(cmd, "%s", err2.message);
+        else {
+            *ok += n - unusable;
+            *bad += unusable;
+        }
+    }
+    for (size_t i = 0; strings && i < BATCH; i++)
+        fz_buf_free(&strings[i]);
+    free(strings);
+    free(batch);
+    free(line);
+    if (f != stdin)
+        fclose(f);
+    return rc;
 }

@@ -12,6 +12,8 @@ typedef int (*fz_cmd_fn)(int argc, char **argv);
 int cmd_scan(int argc, char **argv);
 int cmd_rules(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_report(int argc, char **argv);
+int cmd_campaigns(int argc, char **argv);
 
 /* Exit codes: 0 success, 1 the job found a problem (rule errors, failed
  * examples), 2 usage errors, 3 runtime failures (I/O, memory). */
@@ -32,5 +34,14 @@ const char *cli_default_cache(void);
 int cli_load_engine(const char *rules_dir, const char *cache_dir, fz_diag_level level, fz_engine **out);
 
 void cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* The store: Redis when url (or $FANZHA_REDIS) is set, else embedded. */
+int cli_open_store(const char *cmd, const char *url, fz_store **out);
+/* The Redis URL to use ($FANZHA_REDIS when url is NULL), or NULL. */
+const char *cli_redis_url(const char *url);
+/* Read reports (JSON Lines) from path ("-": stdin) into the store, in
+ * batches. Prints errors for unreadable lines; 0 or a negative code. */
+int cli_ingest_reports(const char *cmd, fz_store *s, const char *path, double half_life_days, size_t *ok,
+                       size_t *bad);
 
 #endif

@@ -29,12 +29,19 @@ static const char k_help[] =
     "  --errors FILE       write error records to FILE instead of stderr\n"
     "  --max-record BYTES  longer records become error records (default 1048576)\n"
     "  --cache DIR         compiled-database cache (default ~/.cache/fanzha); --no-cache to skip\n"
+    "  --redis URL         shared state in Redis: redis://[:password@]host[:port][/db]\n"
+    "                      (default: $FANZHA_REDIS, else an embedded in-process store)\n"
+    "  --state none        score every message on its own: no verdict cache, reports, campaigns\n"
+    "  --reports FILE      record these reported numbers (JSON Lines) before scanning\n"
     "  -q, --quiet         no summary and no progress line\n\n"
     "SIGHUP reloads the rules from the same place; a broken pack is refused and\n"
-    "the running one stays.\n";
+    "the running one stays. With state, verdicts say \"cache\":\"hit\"|\"miss\" and carry\n"
+    "the reports of the sender and callback numbers and the campaign they belong to;\n"
+    "when Redis is unreachable, scoring goes on without state (counted as degraded).\n";
 
 typedef struct {
     const char *rules, *cache;
+    fz_store *store;
     fz_engine_slot *slot;
     volatile sig_atomic_t stop;
     off_t input_size;
@@ -84,6 +91,25 @@ static int open_output(const char *path, int dflt)
     return fd;
 }
 
+static void state_summary(const scan_ctx *c)
+{
+    if (!c->store)
+        return;
+    fz_store_stats ss;
+    fz_store_get_stats(c->store, &ss);
+    fprintf(stderr, "fanzha scan: state %s: cache %llu hits, %llu misses; %llu round trips, %llu failed, "
+                    "%llu reconnects; %llu messages scored without state\n",
+            fz_store_describe(c->store), (unsigned long long)ss.cache_hits, (unsigned long long)ss.cache_misses,
+            (unsigned long long)ss.round_trips, (unsigned long long)ss.errors, (unsigned long long)ss.reconnects,
+            (unsigned long long)ss.degraded);
+    fz_campaign top[3];
+    size_t n = 3;
+    if (fz_store_campaigns(c->store, top, &n, NULL) == 0)
+        for (size_t i = 0; i < n; i++)
+            fprintf(stderr, "fanzha scan: campaign %s: %llu recipients this hour: %.80s\n", top[i].template_hash,
+                    (unsigned long long)top[i].recipients, top[i].sample);
+}
+
 static void summary(const scan_ctx *c, const fz_scan_stats *st, fz_engine *e)
 {
     if (c->progress_shown)
@@ -103,8 +129,8 @@ int cmd_scan(int argc, char **argv)
 {
     scan_ctx c = {0};
     fz_scan_options o = {0};
-    const char *input = NULL, *output = NULL, *errors = NULL, *v;
-    int quiet = 0, threads = 1, format = -1;
+    const char *input = NULL, *output = NULL, *errors = NULL, *redis = NULL, *reports = NULL, *v;
+    int quiet = 0, threads = 1, format = -1, stateless = 0;
     unsigned long n;
     c.cache = cli_default_cache();
     for (int i = 1; i < argc; i++) {
@@ -138,6 +164,16 @@ int cmd_scan(int argc, char **argv)
             c.cache = v;
         } else if (cli_flag(argv, i, "--no-cache")) {
             c.cache = NULL;
+        } else if (cli_opt(argc, argv, &i, "--redis", &v)) {
+            redis = v;
+        } else if (cli_opt(argc, argv, &i, "--state", &v)) {
+            if (strcmp(v, "none") != 0) {
+                cli_error("scan", "--state takes 'none' (use --redis URL for Redis)");
+                return EXIT_USAGE;
+            }
+            stateless = 1;
+        } else if (cli_opt(argc, argv, &i, "--reports", &v)) {
+            reports = v;
         } else if (cli_flag(argv, i, "-q") || cli_flag(argv, i, "--quiet")) {
             quiet = 1;
         } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
@@ -173,6 +209,25 @@ int cmd_scan(int argc, char **argv)
     fz_engine *e;
     if (cli_load_engine(c.rules, c.cache, FZ_DIAG_ERROR, &e))
         return 1;
+    if (stateless && (redis || reports)) {
+        cli_error("scan", "--state none cannot be combined with --redis or --reports");
+        fz_engine_release(e);
+        return EXIT_USAGE;
+    }
+    if (!stateless && cli_open_store("scan", redis, &c.store)) {
+        fz_engine_release(e);
+        return EXIT_RUNTIME;
+    }
+    if (reports) {
+        size_t ok, bad;
+        if (cli_ingest_reports("scan", c.store, reports, fz_engine_half_life_days(e), &ok, &bad)) {
+            fz_store_close(c.store);
+            fz_engine_release(e);
+            return EXIT_RUNTIME;
+        }
+        if (!quiet)
+            fprintf(stderr, "fanzha scan: %zu reports recorded, %zu unreadable\n", ok, bad);
+    }
     c.slot = fz_engine_slot_new(e);
     o.format = (fz_format)format;
     o.threads = threads;
@@ -181,11 +236,13 @@ int cmd_scan(int argc, char **argv)
     o.err_fd = open_output(errors, STDERR_FILENO);
     o.progress = c.input_size > 0 ? progress : NULL;
     o.progress_ud = &c;
+    o.store = c.store;
     if (!c.slot || o.out_fd < 0 || o.err_fd < 0) {
         if (c.slot)
             fz_engine_slot_free(c.slot);
         else
             fz_engine_release(e);
+        fz_store_close(c.store);
         if (in != STDIN_FILENO)
             close(in);
         return EXIT_RUNTIME;
@@ -203,12 +260,15 @@ int cmd_scan(int argc, char **argv)
         pthread_join(reloader, NULL);
     }
     fz_engine *shown = fz_engine_slot_acquire(c.slot);
-    if (!quiet)
+    if (!quiet) {
         summary(&c, &st, shown);
+        state_summary(&c);
+    }
     fz_engine_release(shown);
     if (rc)
         cli_error("scan", "%s", err.message);
     fz_engine_slot_free(c.slot);
+    fz_store_close(c.store);
     if (in != STDIN_FILENO)
         close(in);
     return rc ? EXIT_RUNTIME : 0;

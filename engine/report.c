@@ -1,0 +1,88 @@
+/* report.c — reading one reported-number record (DESIGN.md §4.4):
+ * {"number":"+8617012345678","reporter":"r-9","kind":"sms","ts":"2026-11-22T08:00:00+08:00"}
+ * Only "number" is required; ts is ISO 8601 (with Z or an offset) or Unix
+ * seconds; a record without ts is dated when it is recorded. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cjson/cJSON.h>
+
+#include "engine_internal.h"
+#include "fanzha/store.h"
+
+/* ISO 8601 date-time to Unix seconds; -1 when it is not one. */
+static int64_t parse_iso8601(const char *s)
+{
+    struct tm tm;
+    memset(&tm, 0, sizeof tm);
+    int used = 0;
+    if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min,
+               &tm.tm_sec, &used) != 6)
+        return -1;
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    const char *p = s + used;
+    if (*p == '.')
+        for (p++; *p >= '0' && *p <= '9'; p++)
+            ;
+    int64_t t = (int64_t)timegm(&tm), offset = 0;
+    if (*p == '+' || *p == '-') {
+        int h = 0, m = 0;
+        if (sscanf(p + 1, "%2d:%2d", &h, &m) < 1 && sscanf(p + 1, "%2d%2d", &h, &m) < 1)
+            return -1;
+        offset = (h * 3600 + m * 60) * (*p == '-' ? -1 : 1);
+    } else if (*p != 'Z' && *p != '\0') {
+        return -1;
+    }
+    return t - offset;
+}
+
+int fz_report_parse(const char *line, size_t len, fz_report *out, fz_buf *strings, fz_error *err)
+{
+    memset(out, 0, sizeof *out);
+    fz_buf_clear(strings);
+    cJSON *root = cJSON_ParseWithLength(line, len);
+    int rc = 0;
+    if (!cJSON_IsObject(root)) {
+        rc = fz_error_set(err, FZ_EPARSE, "a report must be a JSON object");
+        goto done;
+    }
+    const cJSON *num = cJSON_GetObjectItemCaseSensitive(root, "number");
+    const cJSON *who = cJSON_GetObjectItemCaseSensitive(root, "reporter");
+    const cJSON *kind = cJSON_GetObjectItemCaseSensitive(root, "kind");
+    const cJSON *ts = cJSON_GetObjectItemCaseSensitive(root, "ts");
+    if (!cJSON_IsString(num) || !*num->valuestring) {
+        rc = fz_error_set(err, FZ_EPARSE, "missing field 'number'");
+        goto done;
+    }
+    fz_number canon;
+    if (fz_number_canon(num->valuestring, strlen(num->valuestring), &canon)) {
+        rc = fz_error_set(err, FZ_EPARSE, "field 'number' is not a phone number");
+        goto done;
+    }
+    if (cJSON_IsNumber(ts))
+        out->ts = (int64_t)ts->valuedouble;
+    else if (cJSON_IsString(ts) && (out->ts = parse_iso8601(ts->valuestring)) < 0) {
+        rc = fz_error_set(err, FZ_EPARSE, "field 'ts' is not an ISO 8601 time");
+        goto done;
+    }
+    /* The strings outlive the cJSON tree: copy them, NUL-separated. */
+    const char *parts[3] = {num->valuestring, cJSON_IsString(who) ? who->valuestring : "",
+                            cJSON_IsString(kind) ? kind->valuestring : ""};
+    size_t offs[3];
+    for (int i = 0; i < 3; i++) {
+        offs[i] = strings->len;
+        if (fz_buf_append(strings, parts[i], strlen(parts[i]) + 1)) {
+            rc = fz_error_set(err, FZ_ENOMEM, "out of memory");
+            goto done;
+        }
+    }
+    out->number = strings->data + offs[0];
+    out->reporter = strings->data + offs[1];
+    out->kind = strings->data + offs[2];
+done:
+    cJSON_Delete(root);
+    return rc;
+}

@@ -1,0 +1,76 @@
+/* store.h — the state interface behind fanzha/store.h: a batch of primitive
+ * operations that a backend executes in one go (Redis: one pipelined round
+ * trip; embedded: one pass under a lock).
+ *
+ * Callers build an array of fz_op, call fz_store_exec, and read results
+ * from the same array; result strings live in the caller's arena. Keys are
+ * built by the functions below so that every part of fanzha names things
+ * the same way (DESIGN.md §6). */
+#ifndef FZ_STORE_INTERNAL_H
+#define FZ_STORE_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "arena.h"
+#include "fanzha/message.h"
+#include "fanzha/store.h"
+
+typedef enum fz_op_type {
+    FZ_OP_GET,              /* key -> value, or not found */
+    FZ_OP_SETEX,            /* key = value, expiring after ttl seconds */
+    FZ_OP_SETNX,            /* key = value unless it exists, expiring after ttl */
+    FZ_OP_HGETALL,          /* key -> field/value pairs */
+    FZ_OP_HSET,             /* key.field = value; the key expires after ttl */
+    FZ_OP_PFADD_COUNT,      /* add member to the key's distinct set; -> its size; expires after ttl */
+    FZ_OP_ZADD_GT,          /* key: member's score = max(score, current); expires after ttl */
+    FZ_OP_ZTOP              /* key -> the n members with the highest scores, with their scores */
+} fz_op_type;
+
+typedef struct fz_op {
+    fz_op_type type;
+    fz_str key, field, value;
+    int64_t ttl;
+    double score;
+    int64_t n;
+    /* results */
+    int found;              /* GET */
+    fz_str result;          /* GET */
+    fz_str *pairs;          /* HGETALL, ZTOP: field, value, field, value ... */
+    size_t n_pairs;
+    int64_t integer;        /* PFADD_COUNT */
+} fz_op;
+
+typedef struct fz_store_backend {
+    /* Execute every op; 0, or FZ_EIO when the store failed (no result is
+     * then trusted). Results are allocated in `results`. */
+    int (*exec)(fz_store *s, fz_op *ops, size_t n, fz_arena *results);
+    void (*close)(fz_store *s);
+} fz_store_backend;
+
+struct fz_store {
+    const fz_store_backend *be;
+    void *impl;
+    unsigned char hash_key[32];
+    char desc[256];
+    atomic_ullong round_trips, errors, reconnects, cache_hits, cache_misses, degraded;
+};
+
+int fz_store_exec(fz_store *s, fz_op *ops, size_t n, fz_arena *results);
+
+/* Backends. */
+int fz_store_mem_open(fz_store *s, size_t max_entries, fz_error *err);
+int fz_store_redis_open(fz_store *s, const char *url, double timeout_ms, fz_error *err);
+
+/* A phone number's keyed hash (32 hex digits), from its canonical digits;
+ * -1 when the text is not a number. */
+int fz_store_number_hash(const fz_store *s, const char *number, size_t n, char out[33]);
+/* Any other identifier's keyed hash (reporters, recipients). */
+void fz_store_id_hash(const fz_store *s, const char *id, size_t n, char out[33]);
+
+/* Decayed count of distinct reporters from HGETALL pairs (reporter -> ts). */
+double fz_reputation(const fz_str *pairs, size_t n_pairs, int64_t now, double half_life_days, size_t *reporters,
+                     int64_t *last);
+
+#endif
