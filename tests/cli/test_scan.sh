@@ -223,14 +223,16 @@ done
 # Unknown fields are carried through untouched.
 grep -q '^{"id":"a","action":"block",.*,"rules_version":"unit-1+[0-9a-f]\{8\}","seq":12345678901234567890,"meta":{"k":\[1,{"x":null}\]},"ok":false}$' \
     "$T/io-dash.out" || fail "unknown fields not carried: $(head -1 "$T/io-dash.out")"
-grep -q '^{"id":"b","action":"allow","score":0,"category":null,"hits":\[\],"rules_version":"unit-1+[0-9a-f]\{8\}"}$' \
+grep -q '^{"id":"b","action":"allow","score":0,"category":null,"hits":\[\],"cache":"miss","rules_version":"unit-1+[0-9a-f]\{8\}"}$' \
     "$T/io-dash.out" || fail "plain verdict: $(sed -n 2p "$T/io-dash.out")"
 # -o / --output and --errors: nothing else on stdout, only the summary on stderr.
 RC=0
 "$FANZHA" scan --rules "$RULES" -o "$T/io.o" --errors "$T/io.e" "$T/io.jsonl" >"$T/io.stdout" 2>"$T/io.stderr" || RC=$?
 [ "$RC" -eq 0 ] || fail "-o: exit $RC"
 [ ! -s "$T/io.stdout" ] || fail "-o: stdout not empty"
-[ "$(lines "$T/io.stderr")" -eq 1 ] && grep -q '^fanzha scan: read 3,' "$T/io.stderr" || fail "-o: stderr is not just the summary"
+# the summary: one line for the scan, one for the state (embedded store)
+[ "$(lines "$T/io.stderr")" -eq 2 ] && grep -q '^fanzha scan: read 3,' "$T/io.stderr" &&
+    grep -q '^fanzha scan: state embedded: ' "$T/io.stderr" || fail "-o: stderr is not just the summary"
 cmp -s "$T/io.o" "$T/io-dash.out" || fail "-o output differs from stdout output"
 [ "$(lines "$T/io.e")" -eq 1 ] || fail "--errors file"
 RC=0
