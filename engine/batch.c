@@ -48,9 +48,27 @@ typedef struct seen {
     size_t set_op;          /* the SETEX op holding its entry */
 } seen;
 
+/* Ops by key within a batch: one lookup per distinct key, however many
+ * messages share it (a campaign's repeats, its callback number). */
+typedef struct keyed {
+    const char *key;
+    size_t len;
+    size_t op;
+} keyed;
+
+typedef struct camp_ref {
+    const char *template_hash;
+    fz_str member;
+    size_t msg;
+} camp_ref;
+
 struct fz_batch {
     seen *seen;
     size_t seen_cap;
+    keyed *keys;
+    size_t keys_cap;
+    camp_ref *camps;
+    size_t n_camps, camps_cap;
     fz_arena arena;         /* message copies and keys; reset per batch */
     fz_arena results;       /* store results; reset per batch */
     fz_message *msgs;
@@ -83,6 +101,8 @@ void fz_batch_free(fz_batch *b)
     free(b->slots);
     free(b->ops);
     free(b->seen);
+    free(b->keys);
+    free(b->camps);
     fz_buf_free(&b->masked);
     fz_buf_free(&b->entry);
     fz_arena_free(&b->arena);
@@ -161,6 +181,31 @@ static fz_op *new_op(fz_batch *b)
     return op;
 }
 
+static int keys_reset(fz_batch *b, size_t expected)
+{
+    size_t need = 64;
+    while (need < expected * 2)
+        need *= 2;
+    if (b->keys_cap < need) {
+        keyed *nk = realloc(b->keys, need * sizeof *nk);
+        if (!nk)
+            return FZ_ENOMEM;
+        b->keys = nk;
+        b->keys_cap = need;
+    }
+    memset(b->keys, 0, b->keys_cap * sizeof *b->keys);
+    return 0;
+}
+
+/* The slot for key: empty (key == NULL) when the key is new. */
+static keyed *keys_slot(fz_batch *b, const char *key, size_t len)
+{
+    size_t mask = b->keys_cap - 1;
+    for (size_t i = XXH3_64bits(key, len) & mask;; i = (i + 1) & mask)
+        if (!b->keys[i].key || (b->keys[i].len == len && memcmp(b->keys[i].key, key, len) == 0))
+            return &b->keys[i];
+}
+
 static fz_str arena_printf(fz_arena *a, const char *fmt, const char *x, const char *y)
 {
     char buf[256];
@@ -172,6 +217,8 @@ static fz_str arena_printf(fz_arena *a, const char *fmt, const char *x, const ch
 /* Pass A: prepare every message and queue its cache lookup. */
 static int pass_prepare(fz_batch *b, const fz_engine *e, fz_worker *w, int with_store)
 {
+    if (with_store && keys_reset(b, b->n))
+        return FZ_ENOMEM;
     for (size_t i = 0; i < b->n; i++) {
         slot *sl = &b->slots[i];
         fz_verdict *v = b->verdicts[i];
@@ -201,22 +248,69 @@ static int pass_prepare(fz_batch *b, const fz_engine *e, fz_worker *w, int with_
         snprintf(tail, sizeof tail, "%s:%s", v->template_hash, exact);
         op->type = FZ_OP_GET;
         op->key = arena_printf(&b->arena, "%s%s", prefix, tail);
-        sl->get_op = b->n_ops - 1;
+        keyed *k = keys_slot(b, op->key.ptr, op->key.len);
+        if (k->key) {
+            b->n_ops--;                 /* the same key as an earlier message */
+            sl->get_op = k->op;
+        } else {
+            sl->get_op = b->n_ops - 1;
+            *k = (keyed){op->key.ptr, op->key.len, sl->get_op};
+        }
     }
     return 0;
 }
 
 static long queue_reports(fz_batch *b, const fz_store *s, const char *number, size_t n)
 {
-    char h[33];
+    char h[33], key[48];
     if (fz_store_number_hash(s, number, n, h))
         return -1;
+    int kl = snprintf(key, sizeof key, "fz:num:%s", h);
+    keyed *k = keys_slot(b, key, (size_t)kl);
+    if (k->key)
+        return (long)k->op;
     fz_op *op = new_op(b);
     if (!op)
         return -2;
     op->type = FZ_OP_HGETALL;
-    op->key = arena_printf(&b->arena, "fz:num:%s%s", h, "");
+    op->key = arena_printf(&b->arena, "%s%s", key, "");
+    *k = (keyed){op->key.ptr, op->key.len, b->n_ops - 1};
     return (long)(b->n_ops - 1);
+}
+
+static int by_template(const void *x, const void *y)
+{
+    return strcmp(((const camp_ref *)x)->template_hash, ((const camp_ref *)y)->template_hash);
+}
+
+/* One PFADD per template with all its recipients of this batch. A message
+ * then sees the count after the whole batch is added: within a batch, the
+ * order of its messages does not matter. */
+static int queue_campaigns(fz_batch *b, const char *hour)
+{
+    if (!b->n_camps)
+        return 0;
+    qsort(b->camps, b->n_camps, sizeof *b->camps, by_template);
+    for (size_t i = 0; i < b->n_camps;) {
+        size_t j = i;
+        while (j < b->n_camps && strcmp(b->camps[j].template_hash, b->camps[i].template_hash) == 0)
+            j++;
+        fz_str *members = fz_arena_alloc(&b->arena, (j - i) * sizeof *members);
+        fz_op *op = members ? new_op(b) : NULL;
+        if (!op)
+            return FZ_ENOMEM;
+        for (size_t k = i; k < j; k++)
+            members[k - i] = b->camps[k].member;
+        op->type = FZ_OP_PFADD_COUNT;
+        op->key = arena_printf(&b->arena, "fz:camp:%s:%s", b->camps[i].template_hash, hour);
+        op->members = members;
+        op->n_members = j - i;
+        op->ttl = 7200;
+        for (size_t k = i; k < j; k++)
+            b->slots[b->camps[k].msg].camp_op = (long)(b->n_ops - 1);
+        i = j;
+    }
+    return 0;
 }
 
 static seen *seen_slot(fz_batch *b, const fz_str *key)
@@ -246,6 +340,9 @@ static int pass_score(fz_batch *b, const fz_engine *e, fz_worker *w, fz_store *s
     }
     if (s)
         memset(b->seen, 0, b->seen_cap * sizeof *b->seen);
+    b->n_camps = 0;
+    if (s && keys_reset(b, b->n * (MAX_CALLBACKS + 1)))
+        return FZ_ENOMEM;
     for (size_t i = 0; i < b->n; i++) {
         slot *sl = &b->slots[i];
         fz_verdict *v = b->verdicts[i];
@@ -303,18 +400,21 @@ static int pass_score(fz_batch *b, const fz_engine *e, fz_worker *w, fz_store *s
         if (m->to.len) {
             char rh[33];
             fz_store_id_hash(s, m->to.ptr, m->to.len, rh);
-            fz_op *op = new_op(b);
-            if (!op)
-                return FZ_ENOMEM;
-            op->type = FZ_OP_PFADD_COUNT;
-            op->key = arena_printf(&b->arena, "fz:camp:%s:%s", v->template_hash, hour);
             char *member = fz_arena_strdup(&b->arena, rh);
-            op->value = (fz_str){member ? member : "", member ? 32 : 0};
-            op->ttl = 7200;
-            sl->camp_op = (long)(b->n_ops - 1);
+            if (!member)
+                return FZ_ENOMEM;
+            if (b->n_camps == b->camps_cap) {
+                size_t cap = b->camps_cap ? b->camps_cap * 2 : 1024;
+                camp_ref *nc = realloc(b->camps, cap * sizeof *nc);
+                if (!nc)
+                    return FZ_ENOMEM;
+                b->camps = nc;
+                b->camps_cap = cap;
+            }
+            b->camps[b->n_camps++] = (camp_ref){v->template_hash, {member, 32}, i};
         }
     }
-    return 0;
+    return s ? queue_campaigns(b, hour) : 0;
 }
 
 static double reports_of(const fz_batch *b, long op, double half_life, int64_t now)

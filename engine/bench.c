@@ -109,20 +109,39 @@ static int fill_template(fz_buf *b, const char *t, unsigned *seed)
     return rc;
 }
 
-int fz_bench_generate(size_t n, unsigned seed, fz_buf *out)
+int fz_bench_generate(size_t n, unsigned seed, double repeat, fz_buf *out)
 {
     size_t nt = sizeof k_templates / sizeof k_templates[0];
-    for (size_t i = 0; i < n; i++) {
-        const tmpl *t = &k_templates[next_rand(&seed) % nt];
-        char head[64];
+    enum { POOL = 256 };
+    fz_buf pool[POOL];
+    memset(pool, 0, sizeof pool);
+    size_t pooled = 0;
+    int rc = 0;
+    for (size_t i = 0; i < n && !rc; i++) {
+        char head[64], to[32];
         snprintf(head, sizeof head, "{\"id\":\"b-%zu\",\"from\":\"", i + 1);
-        int rc = fz_buf_puts(out, head) || put_sender(out, t->sender, &seed) ||
-                 fz_buf_puts(out, "\",\"to\":\"13800138000\",\"text\":\"") || fill_template(out, t->text, &seed) ||
-                 fz_buf_puts(out, "\"}\n");
-        if (rc)
-            return FZ_ENOMEM;
+        snprintf(to, sizeof to, "\",\"to\":\"138%08u", next_rand(&seed) * 31u % 100000000u);
+        int again = pooled && (double)next_rand(&seed) / 32768.0 < repeat;
+        if (again) {
+            /* an earlier message again, sender and text, to someone else */
+            const fz_buf *p = &pool[next_rand(&seed) % (pooled < POOL ? pooled : POOL)];
+            const char *tail = strstr(p->data, "\",\"text\":\"");
+            rc = fz_buf_puts(out, head) || fz_buf_append(out, p->data, (size_t)(tail - p->data)) ||
+                 fz_buf_puts(out, to) || fz_buf_puts(out, tail);
+            continue;
+        }
+        const tmpl *t = &k_templates[next_rand(&seed) % nt];
+        fz_buf *slot = &pool[pooled++ % POOL];
+        fz_buf_clear(slot);
+        rc = put_sender(slot, t->sender, &seed) || fz_buf_puts(slot, "\",\"text\":\"") ||
+             fill_template(slot, t->text, &seed) || fz_buf_puts(slot, "\"}\n");
+        const char *tail = rc ? NULL : strstr(slot->data, "\",\"text\":\"");
+        rc = rc || fz_buf_puts(out, head) || fz_buf_append(out, slot->data, (size_t)(tail - slot->data)) ||
+             fz_buf_puts(out, to) || fz_buf_puts(out, tail);
     }
-    return 0;
+    for (size_t i = 0; i < POOL; i++)
+        fz_buf_free(&pool[i]);
+    return rc ? FZ_ENOMEM : 0;
 }
 
 /* --- the corpus, parsed and normalized once ----------------------------------------------- */
@@ -340,7 +359,7 @@ static double stream_mps(fz_engine *e, const corpus *c, const fz_bench_options *
     }
     lseek(in, 0, SEEK_SET);
     fz_engine_slot *slot = fz_engine_slot_new(fz_engine_retain(e));
-    fz_scan_options so = {FZ_FORMAT_JSONL, o->threads, 0, in, out, out, NULL, NULL, NULL, NULL};
+    fz_scan_options so = {FZ_FORMAT_JSONL, o->threads, 0, in, out, out, NULL, NULL, NULL, NULL, o->store};
     fz_scan_stats st;
     int rc = slot ? fz_scan_stream(slot, &so, &st, err) : FZ_ENOMEM;
     fz_engine_slot_free(slot);
@@ -376,7 +395,16 @@ int fz_bench_run(fz_engine *e, const char *jsonl, size_t len, const fz_bench_opt
             r->rules_scanned_by_pcre++;
         }
     r->pcre_mps = loop_mps(e, &c, threads, 1, o->pcre_seconds > 0 ? o->pcre_seconds : 1.0);
+    fz_store_stats before, after;
+    if (o->store)
+        fz_store_get_stats(o->store, &before);
     r->stream_mps = stream_mps(e, &c, o, err);
+    if (o->store) {
+        fz_store_get_stats(o->store, &after);
+        uint64_t hits = after.cache_hits - before.cache_hits, misses = after.cache_misses - before.cache_misses;
+        r->cache_hit_rate = hits + misses ? (double)hits / (double)(hits + misses) : 0;
+        r->degraded = after.degraded - before.degraded;
+    }
     corpus_free(&c);
     return r->stream_mps > 0 ? 0 : (err && err->code ? err->code : FZ_EIO);
 }

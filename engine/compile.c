@@ -683,6 +683,27 @@ static void list_slow_paths(fz_engine *e)
     }
 }
 
+/* The entity triggers alone: batch scoring extracts entities before it
+ * knows whether the full scan is needed, and gates extraction with these. */
+static int compile_triggers(fz_engine *e, fz_diags *diags)
+{
+    const char *exprs[FZ_TRIG_COUNT];
+    unsigned flags[FZ_TRIG_COUNT], ids[FZ_TRIG_COUNT];
+    for (int t = 0; t < FZ_TRIG_COUNT; t++) {
+        exprs[t] = k_triggers[t];
+        flags[t] = pattern_flags(k_triggers[t]);
+        ids[t] = (unsigned)t;
+    }
+    hs_compile_error_t *err = NULL;
+    if (hs_compile_multi(exprs, flags, ids, FZ_TRIG_COUNT, HS_MODE_BLOCK, NULL, &e->trig_db, &err) != HS_SUCCESS) {
+        fz_diag_emit(diags, FZ_DIAG_ERROR, NULL, 0, 0, NULL, "Hyperscan cannot compile the entity triggers: %s",
+                     err && err->message ? err->message : "?");
+        hs_free_compile_error(err);
+        return -1;
+    }
+    return 0;
+}
+
 int fz_compile(fz_engine *e, fz_diags *diags)
 {
     if (hs_valid_platform() != HS_SUCCESS) {
@@ -710,7 +731,10 @@ int fz_compile(fz_engine *e, fz_diags *diags)
     list_slow_paths(e);
     e->n_signals = fz_signal_count(e->rs);
     e->n_words = (e->n_signals + 63) / 64;
-    if (hs_alloc_scratch(e->db, &e->proto) != HS_SUCCESS) {
+    if (compile_triggers(e, diags))
+        return FZ_EHS;
+    /* One scratch serves both databases (Hyperscan grows it to fit). */
+    if (hs_alloc_scratch(e->db, &e->proto) != HS_SUCCESS || hs_alloc_scratch(e->trig_db, &e->proto) != HS_SUCCESS) {
         fz_diag_emit(diags, FZ_DIAG_ERROR, NULL, 0, 0, NULL, "cannot allocate Hyperscan scratch");
         return FZ_ENOMEM;
     }
@@ -734,4 +758,5 @@ void fz_compile_free(fz_engine *e)
     free(e->prefiltered);
     hs_free_scratch(e->proto);
     hs_free_database(e->db);
+    hs_free_database(e->trig_db);
 }

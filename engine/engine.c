@@ -400,9 +400,10 @@ int fz_scan_prepare(const fz_engine *e, fz_worker *w, const fz_message *m, fz_ve
         return rc;
     size_t len;
     const char *text = fz_norm_text(w->norm, &len);
-    /* Every kind: a trigger is only ever a necessary condition for its
-     * kind's pattern, so this finds exactly what the triggered run finds. */
-    w->triggers = (1u << FZ_TRIG_COUNT) - 1;
+    /* The same triggers as the full scan's, from the trigger-only database:
+     * extraction finds exactly what fz_engine_scan finds. */
+    if ((rc = fz_match_triggers(e, w, text, len)))
+        return rc;
     classify_sender(e, m, v);
     if ((rc = fz_extract(e, w, text, len, v)))
         return rc;
@@ -430,6 +431,18 @@ int fz_scan_content(const fz_engine *e, fz_worker *w, const fz_message *m, fz_ve
  * rules see the links and numbers that the template masks (a risky
  * top-level domain, a callback number's prefix, a gap's length), so a
  * variant is scored afresh to give exactly the verdict a scan would. */
+size_t fz_format_uint(char *out, uint64_t x)
+{
+    char tmp[24];
+    size_t i = sizeof tmp;
+    do {
+        tmp[--i] = (char)('0' + x % 10);
+        x /= 10;
+    } while (x);
+    memcpy(out, tmp + i, sizeof tmp - i);
+    return sizeof tmp - i;
+}
+
 static void text_tag(const char *text, size_t len, char out[20])
 {
     snprintf(out, 20, "T%016llx|", (unsigned long long)XXH3_64bits(text, len));
@@ -444,26 +457,26 @@ int fz_cache_entry(const fz_engine *e, const fz_worker *w, const fz_verdict *v, 
     text_tag(text, len, tag);
     if (fz_buf_append(out, tag, 18))
         return FZ_ENOMEM;
-    for (uint32_t r = 0; r < e->rs->n_rules; r++) {
-        if (!fz_bit_test(v->fired, r))
-            continue;
-        const char *ev = "";
-        size_t el = 0;
-        for (size_t i = 0; i < v->n_hits; i++)
-            if (v->hits[i].rule == r && v->hits[i].has_span) {
-                /* the evidence in normalized form: map back is not needed,
-                 * the next message is searched in normalized form too */
-                size_t s = w->span_gen[r] == w->gen ? w->span_start[r] : SIZE_MAX;
-                if (s != SIZE_MAX && w->ends[r] <= len && s <= w->ends[r]) {
-                    ev = text + s;
-                    el = w->ends[r] - s;
-                }
+    for (size_t word = 0; word * 64 < e->rs->n_rules; word++)
+        for (uint64_t bits = v->fired[word]; bits; bits &= bits - 1) {
+            uint32_t r = (uint32_t)(word * 64 + (size_t)__builtin_ctzll(bits));
+            if (r >= e->rs->n_rules)
+                break;
+            size_t el = 0, s = 0;
+            /* the evidence span the worker recorded for this message */
+            if (e->rs->rules[r].score != 0 && w->span_gen[r] == w->gen && w->ends[r] <= len &&
+                w->span_start[r] <= w->ends[r]) {
+                s = w->span_start[r];
+                el = w->ends[r] - s;
             }
-        char head[48];
-        int n = snprintf(head, sizeof head, "%u:%zu:", r, el);
-        if (fz_buf_append(out, head, (size_t)n) || fz_buf_append(out, ev, el) || fz_buf_append(out, ";", 1))
-            return FZ_ENOMEM;
-    }
+            char head[32];
+            size_t n = fz_format_uint(head, r);
+            head[n++] = ':';
+            n += fz_format_uint(head + n, el);
+            head[n++] = ':';
+            if (fz_buf_append(out, head, n) || fz_buf_append(out, text + s, el) || fz_buf_append(out, ";", 1))
+                return FZ_ENOMEM;
+        }
     return 0;
 }
 

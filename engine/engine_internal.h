@@ -98,6 +98,7 @@ struct fz_engine {
     uint64_t serial;            /* distinguishes engines, for worker scratch */
     fz_ruleset *rs;
     hs_database_t *db;          /* NULL when no rule runs on Hyperscan */
+    hs_database_t *trig_db;     /* the entity triggers alone, for batch scoring's first pass */
     hs_scratch_t *proto;        /* prototype scratch, cloned per worker */
     fz_crule *crules;
     uint32_t *eval_order;       /* derived rules, dependencies first */
@@ -195,6 +196,8 @@ void fz_compile_free(fz_engine *e);
 int fz_gapped_add(fz_engine *e, const fz_gapped *g);
 /* A database holding one rule alone (for cost profiles). 0 or -1. */
 int fz_compile_rule_db(const fz_engine *e, uint32_t rule, hs_database_t **db);
+/* Set w->triggers from the trigger-only database (batch scoring). */
+int fz_match_triggers(const fz_engine *e, fz_worker *w, const char *text, size_t len);
 /* 1 when a pattern needs Hyperscan's UTF-8 mode to mean what it says. */
 int fz_pattern_needs_utf8(const char *pattern);
 
@@ -241,6 +244,8 @@ int fz_scan_cached(const fz_engine *e, fz_worker *w, const fz_message *m, fz_ver
 /* The cache entry of a verdict scored by fz_scan_content (w still holds its
  * normalized text). */
 int fz_cache_entry(const fz_engine *e, const fz_worker *w, const fz_verdict *v, fz_buf *out);
+/* Write x in decimal (no NUL); returns the length. */
+size_t fz_format_uint(char *out, uint64_t x);
 /* A new message for w: spans found for the previous one are forgotten. */
 void fz_worker_next(const fz_engine *e, fz_worker *w);
 

@@ -182,6 +182,20 @@ static void confirm_gapped(const fz_engine *e, fz_worker *w, const char *text, s
         }
 }
 
+static int on_trigger(unsigned int id, unsigned long long from, unsigned long long to, unsigned int flags, void *ud)
+{
+    (void)from, (void)to, (void)flags;
+    *(uint32_t *)ud |= 1u << id;
+    return 0;
+}
+
+int fz_match_triggers(const fz_engine *e, fz_worker *w, const char *text, size_t len)
+{
+    w->triggers = 0;
+    return hs_scan(e->trig_db, text, (unsigned)len, 0, w->scratch, on_trigger, &w->triggers) == HS_SUCCESS ? 0
+                                                                                                       : FZ_EHS;
+}
+
 int fz_match(const fz_engine *e, fz_worker *w, const char *text, size_t len)
 {
     memset(w->bits, 0, e->n_words * sizeof *w->bits);

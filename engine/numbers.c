@@ -63,10 +63,17 @@ int fz_number_canon(const char *s, size_t n, fz_number *out)
     return 0;
 }
 
+/* Entries are short digit strings; their length is stored in the byte
+ * before each (see digits_only), so matching needs no strlen. */
+static size_t entry_len(const char *s)
+{
+    return (size_t)(unsigned char)s[-1];
+}
+
 static int in_list(const char *digits, size_t len, const char **list, size_t n, int mode)
 {
     for (size_t i = 0; i < n; i++) {
-        size_t l = strlen(list[i]);
+        size_t l = entry_len(list[i]);
         if (l > len)
             continue;
         if (mode == 0 && l == len && memcmp(digits, list[i], l) == 0) return 1;       /* exact */
@@ -133,18 +140,28 @@ long fz_sender_classify(const fz_ruleset *rs, const char *s, size_t n)
 
 /* --- numbers.yaml --------------------------------------------------------------- */
 
+/* Check that every entry is digits, and store each entry again with its
+ * length in the byte before it (for in_list). */
 static int digits_only(fz_ydoc *d, yaml_node_t **nodes, const char **list, size_t n, const char *cls)
 {
     int bad = 0;
     for (size_t i = 0; i < n; i++) {
         const char *s = list[i];
-        int ok = *s != '\0';
+        size_t l = strlen(s);
+        int ok = l > 0 && l < 255;
         for (; *s; s++)
             ok &= *s >= '0' && *s <= '9';
         if (!ok) {
-            fz_ydoc_error(d, nodes[i], NULL, "class '%s': '%s' must be digits only", cls, list[i]);
+            fz_ydoc_error(d, nodes[i], NULL, "class '%s': '%s' must be 1 to 254 digits", cls, list[i]);
             bad++;
+            continue;
         }
+        char *copy = fz_arena_alloc(d->arena, l + 2);
+        if (!copy)
+            return bad + 1;
+        copy[0] = (char)l;
+        memcpy(copy + 1, list[i], l + 1);
+        list[i] = copy + 1;
     }
     return bad;
 }

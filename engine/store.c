@@ -3,8 +3,10 @@
  * tools call directly (reports, a number's standing, live campaigns).
  *
  * Numbers never reach a store in clear: the canonical digits are hashed with
- * BLAKE2b (libsodium) keyed by a secret that every process sharing a store
- * must share ($FANZHA_HASH_KEY). Reputation is the decayed count of distinct
+ * SipHash-2-4 in its 128-bit form (libsodium's crypto_shorthash_siphashx24:
+ * a keyed hash built for short inputs, a few dozen nanoseconds a number),
+ * keyed by a secret that every process sharing a store must share
+ * ($FANZHA_HASH_KEY, itself reduced to a key with BLAKE2b). Reputation is the decayed count of distinct
  * reporters: each reporter counts once, with weight 2^-(age / half-life) of
  * its latest report, so an old report fades and one angry reporter cannot
  * condemn a number. */
@@ -109,8 +111,8 @@ static void hex(const unsigned char *in, size_t n, char *out)
 
 void fz_store_id_hash(const fz_store *s, const char *id, size_t n, char out[33])
 {
-    unsigned char h[16];
-    crypto_generichash(h, sizeof h, (const unsigned char *)id, n, s->hash_key, sizeof s->hash_key);
+    unsigned char h[crypto_shorthash_siphashx24_BYTES];
+    crypto_shorthash_siphashx24(h, (const unsigned char *)id, n, s->hash_key);
     hex(h, sizeof h, out);
 }
 

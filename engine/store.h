@@ -23,7 +23,7 @@ typedef enum fz_op_type {
     FZ_OP_SETNX,            /* key = value unless it exists, expiring after ttl */
     FZ_OP_HGETALL,          /* key -> field/value pairs */
     FZ_OP_HSET,             /* key.field = value; the key expires after ttl */
-    FZ_OP_PFADD_COUNT,      /* add member to the key's distinct set; -> its size; expires after ttl */
+    FZ_OP_PFADD_COUNT,      /* add value (or members) to the key's distinct set; -> its size; expires after ttl */
     FZ_OP_ZADD_GT,          /* key: member's score = max(score, current); expires after ttl */
     FZ_OP_ZTOP              /* key -> the n members with the highest scores, with their scores */
 } fz_op_type;
@@ -34,6 +34,8 @@ typedef struct fz_op {
     int64_t ttl;
     double score;
     int64_t n;
+    const fz_str *members;  /* PFADD_COUNT: several members at once (else value) */
+    size_t n_members;
     /* results */
     int found;              /* GET */
     fz_str result;          /* GET */

@@ -324,9 +324,13 @@ static int exec_one(mem *m, fz_op *op, fz_arena *a, int64_t now)
         return 0;
     }
     case FZ_OP_PFADD_COUNT:
-        if (!(e = get_or_create(m, &op->key, E_SET, now)) ||
-            set_add(e, XXH3_64bits(op->value.ptr, op->value.len)))
+        if (!(e = get_or_create(m, &op->key, E_SET, now)))
             return -1;
+        for (size_t k = 0; k < (op->n_members ? op->n_members : 1); k++) {
+            const fz_str *mb = op->n_members ? &op->members[k] : &op->value;
+            if (set_add(e, XXH3_64bits(mb->ptr, mb->len)))
+                return -1;
+        }
         e->expires = expires;
         op->integer = (int64_t)e->n_members;
         return 0;

@@ -158,6 +158,28 @@ static int append(redisContext *c, int argc, const char **argv, const size_t *le
 
 #define ARG(s, n) argv[argc] = (s), lens[argc++] = (n)
 
+/* PFADD key member...: the members of a batch in one command. */
+static int append_pfadd(redisContext *c, const fz_op *op)
+{
+    size_t n = op->n_members ? op->n_members : 1;
+    const char **argv = malloc((n + 2) * sizeof *argv);
+    size_t *lens = malloc((n + 2) * sizeof *lens);
+    int rc = -1;
+    if (argv && lens) {
+        argv[0] = "PFADD", lens[0] = 5;
+        argv[1] = op->key.ptr, lens[1] = op->key.len;
+        for (size_t k = 0; k < n; k++) {
+            const fz_str *mb = op->n_members ? &op->members[k] : &op->value;
+            argv[2 + k] = mb->ptr;
+            lens[2 + k] = mb->len;
+        }
+        rc = append(c, (int)(n + 2), argv, lens);
+    }
+    free(argv);
+    free(lens);
+    return rc;
+}
+
 static int append_op(redisContext *c, const fz_op *op, int *replies)
 {
     const char *argv[8];
@@ -192,9 +214,7 @@ static int append_op(redisContext *c, const fz_op *op, int *replies)
         rc = append(c, argc, argv, lens);
         break;
     case FZ_OP_PFADD_COUNT:
-        ARG("PFADD", 5); ARG(key, kl); ARG(op->value.ptr, op->value.len);
-        rc = append(c, argc, argv, lens);
-        argc = 0;
+        rc = append_pfadd(c, op);
         ARG("PFCOUNT", 7); ARG(key, kl);
         rc = rc || append(c, argc, argv, lens);
         break;

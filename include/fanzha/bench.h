@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include "buf.h"
 #include "engine.h"
+#include "store.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -20,6 +21,7 @@ typedef struct fz_bench_options {
     int threads;            /* for the stream and the Hyperscan / PCRE2 loops */
     size_t messages;        /* messages to push through the stream (corpus repeated) */
     double pcre_seconds;    /* time budget of the (slow) PCRE2 loop */
+    fz_store *store;        /* state for the stream (NULL: none) */
 } fz_bench_options;
 
 typedef struct fz_bench_result {
@@ -33,11 +35,15 @@ typedef struct fz_bench_result {
     /* nanoseconds per message on one thread, stage by stage */
     double parse_ns, normalize_ns, match_ns, scan_ns, emit_ns;
     size_t rules_scanned_by_pcre;
+    double cache_hit_rate;  /* with a store: hits / (hits + misses) in the stream */
+    uint64_t degraded;      /* with a store: messages scored without state */
 } fz_bench_result;
 
 /* Generate n SMS-like JSON lines (scams and genuine notices from templates
- * with random fills), deterministic for a seed. */
-int fz_bench_generate(size_t n, unsigned seed, fz_buf *out);
+ * with random fills), deterministic for a seed. A fraction `repeat` of them
+ * repeat an earlier text exactly, to another recipient (as bulk campaigns
+ * do); the others are variants. */
+int fz_bench_generate(size_t n, unsigned seed, double repeat, fz_buf *out);
 
 /* Measure on a JSON Lines corpus. 0 or a negative code (err says why). */
 int fz_bench_run(fz_engine *e, const char *jsonl, size_t len, const fz_bench_options *o,

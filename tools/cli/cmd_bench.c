@@ -18,6 +18,10 @@ static const char k_help[] =
     "  --threads N|auto   threads for the stream and the loops (default 1)\n"
     "  --messages N       messages pushed through the stream (default 1000000)\n"
     "  --generate N       size of the generated corpus (default 20000)\n"
+    "  --repeat P         fraction of generated messages that repeat an earlier text\n"
+    "                     exactly, as bulk campaigns do (default 0.3)\n"
+    "  --state none       stream without state (default: embedded store)\n"
+    "  --redis URL        stream with state in Redis\n"
     "  --pcre-seconds S   time budget of the PCRE2 loop (default 2)\n"
     "  --json             print the figures as one JSON object\n"
     "  --write-corpus F   write the generated corpus to F (JSON Lines) and exit\n";
@@ -40,7 +44,7 @@ static int read_file(const char *path, fz_buf *out)
     return 0;
 }
 
-static void print_text(const fz_bench_result *r, fz_engine *e)
+static void print_text(const fz_bench_result *r, fz_engine *e, const char *state)
 {
     double per_core = r->stream_mps / r->threads;
     printf("fanzha bench: %zu distinct messages, %.0f bytes of text on average, %d thread%s\n"
@@ -48,6 +52,9 @@ static void print_text(const fz_bench_result *r, fz_engine *e)
            r->corpus_messages, r->avg_text_bytes, r->threads, r->threads > 1 ? "s" : "",
            fz_engine_rules_version(e), fz_engine_rule_count(e), r->rules_scanned_by_pcre);
     printf("  %-34s %12.0f msg/s  (%.0f msg/s per thread)\n", "end to end (scan stream)", r->stream_mps, per_core);
+    if (state)
+        printf("  %-34s %s, cache hit rate %.1f%%, %llu messages scored without state\n", "  state", state,
+               100 * r->cache_hit_rate, (unsigned long long)r->degraded);
     printf("  %-34s %12.0f msg/s\n", "bare hs_scan, same database", r->hs_mps);
     printf("  %-34s %12.0f msg/s\n", "PCRE2 JIT loop, same rules", r->pcre_mps);
     printf("\n  ratios: end-to-end / hs_scan = %.2f, hs_scan / PCRE2 = %.1fx\n\n",
@@ -61,17 +68,20 @@ static void print_json(const fz_bench_result *r, fz_engine *e)
 {
     printf("{\"messages\":%zu,\"avg_text_bytes\":%.1f,\"threads\":%d,\"rules\":%zu,\"rules_version\":\"%s\","
            "\"stream_mps\":%.0f,\"hs_mps\":%.0f,\"pcre_mps\":%.0f,\"parse_ns\":%.1f,\"normalize_ns\":%.1f,"
-           "\"match_ns\":%.1f,\"scan_ns\":%.1f,\"emit_ns\":%.1f}\n",
+           "\"match_ns\":%.1f,\"scan_ns\":%.1f,\"emit_ns\":%.1f,\"cache_hit_rate\":%.4f,\"degraded\":%llu}\n",
            r->corpus_messages, r->avg_text_bytes, r->threads, fz_engine_rule_count(e), fz_engine_rules_version(e),
-           r->stream_mps, r->hs_mps, r->pcre_mps, r->parse_ns, r->normalize_ns, r->match_ns, r->scan_ns, r->emit_ns);
+           r->stream_mps, r->hs_mps, r->pcre_mps, r->parse_ns, r->normalize_ns, r->match_ns, r->scan_ns, r->emit_ns,
+           r->cache_hit_rate, (unsigned long long)r->degraded);
 }
 
 int cmd_bench(int argc, char **argv)
 {
     const char *rules = NULL, *corpus = NULL, *dump = NULL, *v;
-    fz_bench_options o = {1, 1000000, 2.0};
+    fz_bench_options o = {1, 1000000, 2.0, NULL};
     unsigned long n, generate = 20000;
-    int json = 0;
+    int json = 0, stateless = 0;
+    double repeat = 0.3;
+    const char *redis = NULL;
     for (int i = 1; i < argc; i++) {
         if (cli_flag(argv, i, "--help") || cli_flag(argv, i, "-h")) {
             fputs(k_help, stdout);
@@ -92,6 +102,12 @@ int cmd_bench(int argc, char **argv)
         } else if (cli_opt(argc, argv, &i, "--generate", &v)) {
             if (cli_uint("--generate", v, &generate) || generate == 0)
                 return EXIT_USAGE;
+        } else if (cli_opt(argc, argv, &i, "--repeat", &v)) {
+            repeat = atof(v);
+        } else if (cli_opt(argc, argv, &i, "--redis", &v)) {
+            redis = v;
+        } else if (cli_opt(argc, argv, &i, "--state", &v)) {
+            stateless = strcmp(v, "none") == 0;
         } else if (cli_opt(argc, argv, &i, "--pcre-seconds", &v)) {
             o.pcre_seconds = atof(v);
         } else if (cli_opt(argc, argv, &i, "--write-corpus", &v)) {
@@ -108,7 +124,7 @@ int cmd_bench(int argc, char **argv)
     fz_buf data = FZ_BUF_INIT;
     if (dump) {
         FILE *f = fopen(dump, "wb");
-        int bad = !f || fz_bench_generate(generate, 42, &data) || fwrite(data.data, 1, data.len, f) != data.len;
+        int bad = !f || fz_bench_generate(generate, 42, repeat, &data) || fwrite(data.data, 1, data.len, f) != data.len;
         if (f && fclose(f))
             bad = 1;
         fz_buf_free(&data);
@@ -119,14 +135,17 @@ int cmd_bench(int argc, char **argv)
     fz_engine *e;
     if (cli_load_engine(rules, cli_default_cache(), FZ_DIAG_ERROR, &e))
         return 1;
-    int bad = corpus ? read_file(corpus, &data) : fz_bench_generate(generate, 42, &data);
+    int bad = corpus ? read_file(corpus, &data) : fz_bench_generate(generate, 42, repeat, &data);
+    if (!bad && !stateless && cli_open_store("bench", redis, &o.store))
+        bad = 1;
     fz_bench_result r;
     fz_error err;
     if (!bad && (bad = fz_bench_run(e, data.data, data.len, &o, &r, &err)) != 0)
         cli_error("bench", "%s", err.message);
     if (!bad)
-        json ? print_json(&r, e) : print_text(&r, e);
+        json ? print_json(&r, e) : print_text(&r, e, o.store ? fz_store_describe(o.store) : NULL);
     fz_buf_free(&data);
+    fz_store_close(o.store);
     fz_engine_release(e);
     return bad ? EXIT_RUNTIME : 0;
 }
