@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "corpus.h"
 #include "engine_internal.h"
 #include "fanzha/bench.h"
 #include "fanzha/scan.h"
@@ -144,70 +145,9 @@ int fz_bench_generate(size_t n, unsigned seed, double repeat, fz_buf *out)
     return rc ? FZ_ENOMEM : 0;
 }
 
-/* --- the corpus, parsed and normalized once ----------------------------------------------- */
+/* --- the corpus, parsed and normalized once (corpus.c) --------------------------------- */
 
-typedef struct {
-    const char **lines;
-    size_t *lens;
-    char **norm;            /* normalized texts */
-    size_t *norm_len;
-    size_t n;
-    double text_bytes;
-} corpus;
-
-static void corpus_free(corpus *c)
-{
-    for (size_t i = 0; i < c->n; i++)
-        free(c->norm ? c->norm[i] : NULL);
-    free(c->lines);
-    free(c->lens);
-    free(c->norm);
-    free(c->norm_len);
-}
-
-static int corpus_load(corpus *c, const char *jsonl, size_t len, fz_error *err)
-{
-    memset(c, 0, sizeof *c);
-    size_t cap = 1;
-    for (size_t i = 0; i < len; i++)
-        cap += jsonl[i] == '\n';
-    c->lines = calloc(cap, sizeof *c->lines);
-    c->lens = calloc(cap, sizeof *c->lens);
-    c->norm = calloc(cap, sizeof *c->norm);
-    c->norm_len = calloc(cap, sizeof *c->norm_len);
-    fz_reader *r = fz_reader_new();
-    fz_norm *nm = fz_norm_new();
-    int rc = !c->lines || !c->lens || !c->norm || !c->norm_len || !r || !nm ? FZ_ENOMEM : 0;
-    const char *p = jsonl, *end = jsonl + len;
-    while (!rc && p < end) {
-        const char *nl = memchr(p, '\n', (size_t)(end - p));
-        size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p);
-        fz_message m;
-        if (l && fz_reader_parse_json(r, p, l, &m, NULL) == 0 && fz_normalize(nm, m.text.ptr, m.text.len) == 0) {
-            size_t tl;
-            const char *t = fz_norm_text(nm, &tl);
-            c->lines[c->n] = p;
-            c->lens[c->n] = l;
-            c->norm[c->n] = malloc(tl + 1);
-            if (!c->norm[c->n]) {
-                rc = FZ_ENOMEM;
-                break;
-            }
-            memcpy(c->norm[c->n], t, tl);
-            c->norm_len[c->n] = tl;
-            c->text_bytes += (double)m.text.len;
-            c->n++;
-        }
-        p = nl ? nl + 1 : end;
-    }
-    fz_reader_free(r);
-    fz_norm_free(nm);
-    if (!rc && c->n == 0)
-        rc = fz_error_set(err, FZ_EINVAL, "the corpus has no readable message");
-    else if (rc)
-        fz_error_set(err, rc, "%s", fz_strerror(rc));
-    return rc;
-}
+typedef fz_corpus corpus;
 
 static double now(void)
 {
@@ -374,9 +314,13 @@ int fz_bench_run(fz_engine *e, const char *jsonl, size_t len, const fz_bench_opt
     corpus c;
     memset(r, 0, sizeof *r);
     fz_error_set(err, 0, "%s", "");
-    int rc = corpus_load(&c, jsonl, len, err);
+    int rc = fz_corpus_load(&c, jsonl, len);
+    if (!rc && c.n == 0)
+        rc = fz_error_set(err, FZ_EINVAL, "the corpus has no readable message");
+    else if (rc)
+        fz_error_set(err, rc, "%s", fz_strerror(rc));
     if (rc) {
-        corpus_free(&c);
+        fz_corpus_free(&c);
         return rc;
     }
     int threads = o->threads > 0 ? o->threads : 1;
@@ -405,6 +349,6 @@ int fz_bench_run(fz_engine *e, const char *jsonl, size_t len, const fz_bench_opt
         r->cache_hit_rate = hits + misses ? (double)hits / (double)(hits + misses) : 0;
         r->degraded = after.degraded - before.degraded;
     }
-    corpus_free(&c);
+    fz_corpus_free(&c);
     return r->stream_mps > 0 ? 0 : (err && err->code ? err->code : FZ_EIO);
 }

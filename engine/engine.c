@@ -365,6 +365,18 @@ static int begin(const fz_engine *e, fz_worker *w, const fz_message *m, fz_verdi
     return rc;
 }
 
+/* Entities (the kinds w->triggers allows) and the classes of the sender
+ * and of the numbers found. */
+static int entities_and_numbers(const fz_engine *e, fz_worker *w, const fz_message *m, fz_verdict *v,
+                                const char *text, size_t len)
+{
+    classify_sender(e, m, v);
+    int rc = fz_extract(e, w, text, len, v);
+    if (!rc)
+        classify_callbacks(e, v);
+    return rc;
+}
+
 int fz_engine_scan(const fz_engine *e, fz_worker *w, const fz_message *m, fz_verdict *v)
 {
     int rc = begin(e, w, m, v, 1);
@@ -372,12 +384,8 @@ int fz_engine_scan(const fz_engine *e, fz_worker *w, const fz_message *m, fz_ver
         return rc;
     size_t len;
     const char *text = fz_norm_text(w->norm, &len);
-    if ((rc = fz_match(e, w, text, len)))
+    if ((rc = fz_match(e, w, text, len)) || (rc = entities_and_numbers(e, w, m, v, text, len)))
         return rc;
-    classify_sender(e, m, v);
-    if ((rc = fz_extract(e, w, text, len, v)))     /* only the kinds Hyperscan saw a trigger for */
-        return rc;
-    classify_callbacks(e, v);
     apply_signals(e, w, v);
     return finish(e, w, v, text, len);
 }
@@ -404,11 +412,7 @@ int fz_scan_prepare(const fz_engine *e, fz_worker *w, const fz_message *m, fz_ve
      * extraction finds exactly what fz_engine_scan finds. */
     if ((rc = fz_match_triggers(e, w, text, len)))
         return rc;
-    classify_sender(e, m, v);
-    if ((rc = fz_extract(e, w, text, len, v)))
-        return rc;
-    classify_callbacks(e, v);
-    return 0;
+    return entities_and_numbers(e, w, m, v, text, len);
 }
 
 int fz_scan_content(const fz_engine *e, fz_worker *w, const fz_message *m, fz_verdict *v)

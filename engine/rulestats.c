@@ -12,6 +12,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "corpus.h"
 #include "engine_internal.h"
 
 int fz_corpus_stats_init(const fz_engine *e, fz_corpus_stats *st)
@@ -95,53 +96,6 @@ int fz_corpus_stats_add(const fz_engine *e, const char *jsonl, size_t len, fz_co
 
 /* --- cost profile ------------------------------------------------------------------ */
 
-typedef struct {
-    char **text;
-    size_t *len;
-    size_t n, bytes;
-} texts;
-
-static void texts_free(texts *t)
-{
-    for (size_t i = 0; i < t->n; i++)
-        free(t->text[i]);
-    free(t->text);
-    free(t->len);
-}
-
-static int texts_load(texts *t, const char *jsonl, size_t len)
-{
-    memset(t, 0, sizeof *t);
-    size_t cap = 1;
-    for (size_t i = 0; i < len; i++)
-        cap += jsonl[i] == '\n';
-    t->text = calloc(cap, sizeof *t->text);
-    t->len = calloc(cap, sizeof *t->len);
-    fz_reader *r = fz_reader_new();
-    fz_norm *nm = fz_norm_new();
-    int rc = !t->text || !t->len || !r || !nm ? FZ_ENOMEM : 0;
-    for (const char *p = jsonl, *end = jsonl + len; !rc && p < end;) {
-        const char *nl = memchr(p, '\n', (size_t)(end - p));
-        size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p);
-        fz_message m;
-        size_t tl;
-        if (l && fz_reader_parse_json(r, p, l, &m, NULL) == 0 && fz_normalize(nm, m.text.ptr, m.text.len) == 0) {
-            const char *s = fz_norm_text(nm, &tl);
-            if (!(t->text[t->n] = malloc(tl + 1))) {
-                rc = FZ_ENOMEM;
-                break;
-            }
-            memcpy(t->text[t->n], s, tl);
-            t->len[t->n++] = tl;
-            t->bytes += tl;
-        }
-        p = nl ? nl + 1 : end;
-    }
-    fz_reader_free(r);
-    fz_norm_free(nm);
-    return rc;
-}
-
 static int no_op(unsigned id, unsigned long long f, unsigned long long to, unsigned fl, void *ud)
 {
     (void)id, (void)f, (void)to, (void)fl, (void)ud;
@@ -156,7 +110,7 @@ static double seconds(void)
 }
 
 /* ns per KB of text for scanning every text with db, over at least 20 ms. */
-static double cost_of(const hs_database_t *db, const texts *t)
+static double cost_of(const hs_database_t *db, const fz_corpus *t)
 {
     hs_scratch_t *s = NULL;
     if (hs_alloc_scratch(db, &s) != HS_SUCCESS)
@@ -165,8 +119,8 @@ static double cost_of(const hs_database_t *db, const texts *t)
     double t0 = seconds(), el;
     do {
         for (size_t i = 0; i < t->n; i++)
-            hs_scan(db, t->text[i], (unsigned)t->len[i], 0, s, no_op, NULL);
-        bytes += t->bytes;
+            hs_scan(db, t->norm[i], (unsigned)t->norm_len[i], 0, s, no_op, NULL);
+        bytes += t->norm_bytes;
     } while ((el = seconds() - t0) < 0.02);
     hs_free_scratch(s);
     return bytes ? el * 1e9 / ((double)bytes / 1024.0) : -1;
@@ -174,8 +128,8 @@ static double cost_of(const hs_database_t *db, const texts *t)
 
 int fz_rules_profile(const fz_engine *e, const char *jsonl, size_t len, double *ns_per_kb, double *whole)
 {
-    texts t;
-    int rc = texts_load(&t, jsonl, len);
+    fz_corpus t;
+    int rc = fz_corpus_load(&t, jsonl, len);
     if (!rc && t.n == 0)
         rc = FZ_EINVAL;
     if (!rc) {
@@ -191,6 +145,6 @@ int fz_rules_profile(const fz_engine *e, const char *jsonl, size_t len, double *
             hs_free_database(db);
         }
     }
-    texts_free(&t);
+    fz_corpus_free(&t);
     return rc;
 }

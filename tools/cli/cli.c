@@ -108,6 +108,14 @@ const char *cli_redis_url(const char *url)
     return env && *env ? env : NULL;
 }
 
+int cli_require_redis(const char *cmd, const char *url, const char *what)
+{
+    if (cli_redis_url(url))
+        return 1;
+    cli_error(cmd, "%s are kept in Redis: give --redis URL or set FANZHA_REDIS", what);
+    return 0;
+}
+
 int cli_open_store(const char *cmd, const char *url, fz_store **out)
 {
     fz_store_options o = {cli_redis_url(url), NULL, 0, 0};

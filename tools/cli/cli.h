@@ -37,6 +37,9 @@ void cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(prin
 
 /* The store: Redis when url (or $FANZHA_REDIS) is set, else embedded. */
 int cli_open_store(const char *cmd, const char *url, fz_store **out);
+/* Print why `cmd` needs Redis and return 0 when no URL is set (neither url
+ * nor $FANZHA_REDIS); 1 when one is. */
+int cli_require_redis(const char *cmd, const char *url, const char *what);
 /* The Redis URL to use ($FANZHA_REDIS when url is NULL), or NULL. */
 const char *cli_redis_url(const char *url);
 /* Read reports (JSON Lines) from path ("-": stdin) into the store, in

@@ -49,10 +49,8 @@ int cmd_campaigns(int argc, char **argv)
             return EXIT_USAGE;
         }
     }
-    if (!cli_redis_url(redis)) {
-        cli_error("campaigns", "campaign counters are kept in Redis: give --redis URL or set FANZHA_REDIS");
+    if (!cli_require_redis("campaigns", redis, "campaign counters"))
         return EXIT_USAGE;
-    }
     fz_store *s;
     if (cli_open_store("campaigns", redis, &s))
         return EXIT_RUNTIME;

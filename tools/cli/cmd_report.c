@@ -39,9 +39,8 @@ int cmd_report(int argc, char **argv)
             input = argv[i];
         }
     }
-    if (!cli_redis_url(redis)) {
-        cli_error("report", "reports are kept in Redis: give --redis URL or set FANZHA_REDIS "
-                            "(or pass them to a scan: fanzha scan --reports FILE)");
+    if (!cli_require_redis("report", redis, "reports")) {
+        fprintf(stderr, "  (without Redis, give the reports to a scan: fanzha scan --reports FILE)\n");
         return EXIT_USAGE;
     }
     fz_engine *e;
