@@ -398,8 +398,10 @@ static int pass_score(fz_batch *b, const fz_engine *e, fz_worker *w, fz_store *s
                 sl->callback_op[k++] = op;
             }
         if (m->to.len) {
+            /* the recipient as a number when it is one: +86 136..., 136... */
             char rh[33];
-            fz_store_id_hash(s, m->to.ptr, m->to.len, rh);
+            if (fz_store_number_hash(s, m->to.ptr, m->to.len, rh))
+                fz_store_id_hash(s, m->to.ptr, m->to.len, rh);
             char *member = fz_arena_strdup(&b->arena, rh);
             if (!member)
                 return FZ_ENOMEM;

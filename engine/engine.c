@@ -428,13 +428,18 @@ int fz_scan_content(const fz_engine *e, fz_worker *w, const fz_message *m, fz_ve
     return finish(e, w, v, text, len);
 }
 
-/* Cache entry: "T<hash of the normalized text>|", then per fired rule
- * "index:length:evidence;" where evidence is the normalized text of its
- * first match (empty for combinations). The key holds the rules version, so
- * indices are stable. An entry is reused only for the same normalized text:
- * rules see the links and numbers that the template masks (a risky
- * top-level domain, a callback number's prefix, a gap's length), so a
- * variant is scored afresh to give exactly the verdict a scan would. */
+/* Cache entry: "T<hash of the normalized text>|" then the fired rules'
+ * indices, comma-separated (the key holds the rules version, so indices are
+ * stable). No text of the message is kept: evidence is found again, by each
+ * rule's own PCRE2 program, in the message that hits. An entry is reused only
+ * for the same normalized text: rules see the links and numbers that the
+ * template masks (a risky top-level domain, a callback number's prefix, a
+ * gap's length), so a variant is scored afresh. */
+static void text_tag(const char *text, size_t len, char out[20])
+{
+    snprintf(out, 20, "T%016llx|", (unsigned long long)XXH3_64bits(text, len));
+}
+
 size_t fz_format_uint(char *out, uint64_t x)
 {
     char tmp[24];
@@ -445,11 +450,6 @@ size_t fz_format_uint(char *out, uint64_t x)
     } while (x);
     memcpy(out, tmp + i, sizeof tmp - i);
     return sizeof tmp - i;
-}
-
-static void text_tag(const char *text, size_t len, char out[20])
-{
-    snprintf(out, 20, "T%016llx|", (unsigned long long)XXH3_64bits(text, len));
 }
 
 int fz_cache_entry(const fz_engine *e, const fz_worker *w, const fz_verdict *v, fz_buf *out)
@@ -466,19 +466,10 @@ int fz_cache_entry(const fz_engine *e, const fz_worker *w, const fz_verdict *v, 
             uint32_t r = (uint32_t)(word * 64 + (size_t)__builtin_ctzll(bits));
             if (r >= e->rs->n_rules)
                 break;
-            size_t el = 0, s = 0;
-            /* the evidence span the worker recorded for this message */
-            if (e->rs->rules[r].score != 0 && w->span_gen[r] == w->gen && w->ends[r] <= len &&
-                w->span_start[r] <= w->ends[r]) {
-                s = w->span_start[r];
-                el = w->ends[r] - s;
-            }
-            char head[32];
-            size_t n = fz_format_uint(head, r);
-            head[n++] = ':';
-            n += fz_format_uint(head + n, el);
-            head[n++] = ':';
-            if (fz_buf_append(out, head, n) || fz_buf_append(out, text + s, el) || fz_buf_append(out, ";", 1))
+            char num[24];
+            size_t n = fz_format_uint(num, r);
+            num[n++] = ',';
+            if (fz_buf_append(out, num, n))
                 return FZ_ENOMEM;
         }
     return 0;
@@ -498,27 +489,16 @@ int fz_scan_cached(const fz_engine *e, fz_worker *w, const fz_message *m, fz_ver
         return FZ_ENOENT;               /* a variant: the caller scores it afresh */
     fz_worker_next(e, w);
     memset(w->bits, 0, e->n_words * sizeof *w->bits);
-    /* First the fired rules, then their evidence: combinations need all. */
+    /* The fired rules; their evidence is searched for afresh below. */
     const char *p = entry + 18, *end = entry + elen;
     while (p < end) {
         char *q;
         unsigned long r = strtoul(p, &q, 10);
-        if (q >= end || *q != ':' || r >= e->rs->n_rules)
+        if (q == p || q >= end || *q != ',' || r >= e->rs->n_rules)
             return FZ_EPARSE;
-        unsigned long el = strtoul(q + 1, &q, 10);
-        if (q >= end || *q != ':' || el > (unsigned long)(end - q - 1) || q[1 + el] != ';')
-            return FZ_EPARSE;
-        const char *ev = q + 1;
         fz_bit_set(w->bits, (uint32_t)r);
         w->ends[r] = UINT32_MAX;
-        /* The same words are most often in the variant too: find them. */
-        const char *at = el ? memmem(text, len, ev, el) : NULL;
-        if (at) {
-            w->span_start[r] = (uint32_t)(at - text);
-            w->ends[r] = (uint32_t)(at - text + (ptrdiff_t)el);
-            w->span_gen[r] = w->gen;
-        }
-        p = ev + el + 1;
+        p = q + 1;
     }
     apply_signals(e, w, v);
     int r2 = collect_hits(e, w, v, text, len);

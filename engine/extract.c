@@ -149,11 +149,11 @@ int fz_extractor_build(fz_extractor *x, const fz_ruleset *rs, fz_diags *diags)
     fz_buf tokens = FZ_BUF_INIT;
     for (size_t b = 0; b < rs->n_brands; b++)
         for (size_t t = 0; t < rs->brands[b].n_tokens; t++) {
-            if (tokens.len && fz_buf_append(&tokens, "|", 1))
+            if (tokens.len && fz_buf_lit(&tokens, "|"))
                 return FZ_ENOMEM;
             for (const char *c = rs->brands[b].tokens[t]; *c; c++)
                 if ((!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
-                       (unsigned char)*c >= 0x80) && fz_buf_append(&tokens, "\\", 1)) ||
+                       (unsigned char)*c >= 0x80) && fz_buf_lit(&tokens, "\\")) ||
                     fz_buf_append(&tokens, c, 1))
                     return FZ_ENOMEM;
         }

@@ -143,11 +143,11 @@ static int put_class(fz_buf *out, const char *p, size_t n)
         q += l;
     }
     if (!rc && exact) {
-        rc = fz_buf_append(out, "(?:", 3);
+        rc = fz_buf_lit(out, "(?:");
         if (!rc && ascii.len)
-            rc = fz_buf_append(out, "[", 1) || fz_buf_append(out, ascii.data, ascii.len) ||
-                 fz_buf_append(out, "]|", 2);
-        rc = rc || fz_buf_append(out, multi.data, multi.len) || fz_buf_append(out, ")", 1);
+            rc = fz_buf_lit(out, "[") || fz_buf_append(out, ascii.data, ascii.len) ||
+                 fz_buf_lit(out, "]|");
+        rc = rc || fz_buf_append(out, multi.data, multi.len) || fz_buf_lit(out, ")");
     } else if (!rc) {
         rc = fz_buf_append(out, p, n);
     }
@@ -231,7 +231,7 @@ int fz_hs_plan_pattern(const char *pattern, fz_hs_plan *plan)
         if (*p == '[')
             rc = put_class(&piece, p, n);
         else if ((unsigned char)*p >= 0x80 && q)
-            rc = fz_buf_append(&piece, "(?:", 3) || fz_buf_append(&piece, p, n) || fz_buf_append(&piece, ")", 1);
+            rc = fz_buf_lit(&piece, "(?:") || fz_buf_append(&piece, p, n) || fz_buf_lit(&piece, ")");
         else
             rc = fz_buf_append(&piece, p, n);
         p += n;

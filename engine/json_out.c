@@ -100,14 +100,14 @@ int fz_json_uint(fz_buf *o, uint64_t x)
 int fz_json_num(fz_buf *o, double x)
 {
     if (!isfinite(x))
-        return fz_buf_append(o, "0", 1);
+        return fz_buf_lit(o, "0");
     double cents = x * 100;
     double r = nearbyint(cents);
     if (fabs(cents - r) < 1e-6 && fabs(r) < 1e15) {
         long long c = (long long)r;
         int rc = 0;
         if (c < 0) {
-            rc = fz_buf_append(o, "-", 1);
+            rc = fz_buf_lit(o, "-");
             c = -c;
         }
         rc = rc || fz_json_uint(o, (uint64_t)(c / 100));

@@ -214,7 +214,7 @@ static int needs_raw(const cJSON *root, int nul_escape)
 
 static int add_extra(fz_reader *r, const raw_member *raw)
 {
-    if (r->extra.len && fz_buf_append(&r->extra, ",", 1))
+    if (r->extra.len && fz_buf_lit(&r->extra, ","))
         return FZ_ENOMEM;
     return fz_buf_append(&r->extra, raw->key, (size_t)(raw->end - raw->key));
 }
@@ -349,7 +349,7 @@ static int csv_split(fz_reader *r, const char *rec, size_t len, size_t *starts, 
                     return -1;
                 if (rec[i] == '"') {
                     if (i + 1 < len && rec[i + 1] == '"') {
-                        if (fz_buf_append(b, "\"", 1)) return -2;
+                        if (fz_buf_lit(b, "\"")) return -2;
                         i += 2;
                         continue;
                     }

@@ -46,17 +46,27 @@ int fz_number_canon(const char *s, size_t n, fz_number *out)
         p += 2;
         k -= 2;
     }
+    int trunk = 0;
     if (intl && k > 2 && p[0] == '8' && p[1] == '6') {
         intl = 0;                           /* +86 / 0086: China itself */
         p += 2;
         k -= 2;
+        /* A landline written internationally drops its trunk 0 (+86 10 ...
+         * is 010 ...): put it back. Mobiles (1 + 10 digits), 400/800 and
+         * short service numbers have none. */
+        int mobile = k == 11 && p[0] == '1', hotline = k == 10 && (p[0] == '4' || p[0] == '8') && p[1] == '0' &&
+                                                         p[2] == '0';
+        trunk = k >= 9 && k <= 11 && p[0] != '0' && !mobile && !hotline;
     } else if (!intl && k == 13 && p[0] == '8' && p[1] == '6' && p[2] == '1') {
         p += 2;                             /* 8613812345678 */
         k -= 2;
     }
-    if (k == 0 || k >= sizeof out->digits)
+    if (k == 0 || k + (size_t)trunk >= sizeof out->digits)
         return -1;
-    memcpy(out->digits, p, k);
+    if (trunk)
+        out->digits[0] = '0';
+    memcpy(out->digits + trunk, p, k);
+    k += (size_t)trunk;
     out->digits[k] = '\0';
     out->len = k;
     out->international = intl;
@@ -257,6 +267,10 @@ static int parse_class(fz_ruleset *rs, fz_ydoc *d, yaml_node_t *n, fz_numclass *
     }
     if ((v = fz_ydoc_get(d, n, "callback_score")))
         bad += fz_ydoc_number(d, v, NULL, "callback_score", &c->callback_score) != 0;
+    for (size_t i = 0; c->international == 1 && i < c->n_prefixes; i++)
+        if (strncmp(c->prefixes[i], "86", 2) == 0)
+            fz_ydoc_warn(d, n, NULL, "class '%s' can never match prefix '%s': +86 and 0086 numbers are "
+                         "domestic (the 86 is removed before classes are matched)", name, c->prefixes[i]);
     return bad;
 }
 

@@ -325,8 +325,8 @@ static int fill_block(runner *r, block *b)
 
 static int error_record(fz_buf *o, uint64_t line, const char *msg)
 {
-    return fz_buf_append(o, "{\"line\":", 8) || fz_json_uint(o, line) || fz_buf_append(o, ",\"error\":", 9) ||
-           fz_json_str(o, msg, strlen(msg)) || fz_buf_append(o, "}\n", 2) ? FZ_ENOMEM : 0;
+    return fz_buf_lit(o, "{\"line\":") || fz_json_uint(o, line) || fz_buf_lit(o, ",\"error\":") ||
+           fz_json_str(o, msg, strlen(msg)) || fz_buf_lit(o, "}\n") ? FZ_ENOMEM : 0;
 }
 
 static int too_long(runner *r, block *b, const rec *rc_)

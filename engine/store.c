@@ -183,7 +183,7 @@ int fz_store_report(fz_store *s, const fz_report *r, size_t n, double half_life_
         if (!key)
             break;
         snprintf(key, 48, "fz:num:%s", nh);
-        ops[k++] = (fz_op){.type = FZ_OP_HSET,
+        ops[k++] = (fz_op){.type = FZ_OP_HSET_MAX,
                            .key = {key, strlen(key)},
                            .field = {fz_arena_strdup(&a, rh), 32},
                            .value = {fz_arena_strdup(&a, ts), strlen(ts)},

@@ -23,6 +23,7 @@ typedef enum fz_op_type {
     FZ_OP_SETNX,            /* key = value unless it exists, expiring after ttl */
     FZ_OP_HGETALL,          /* key -> field/value pairs */
     FZ_OP_HSET,             /* key.field = value; the key expires after ttl */
+    FZ_OP_HSET_MAX,         /* key.field = value unless it holds a larger number; expires after ttl */
     FZ_OP_PFADD_COUNT,      /* add value (or members) to the key's distinct set; -> its size; expires after ttl */
     FZ_OP_ZADD_GT,          /* key: member's score = max(score, current); expires after ttl */
     FZ_OP_ZTOP              /* key -> the n members with the highest scores, with their scores */

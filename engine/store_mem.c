@@ -310,12 +310,17 @@ static int exec_one(mem *m, fz_op *op, fz_arena *a, int64_t now)
         }
         op->n_pairs = 2 * n;
         return 0;
-    case FZ_OP_HSET: {
+    case FZ_OP_HSET:
+    case FZ_OP_HSET_MAX: {
         if (!(e = get_or_create(m, &op->key, E_HASH, now)))
             return -1;
         pair *p = pair_add(e, &op->field);
         if (!p)
             return -1;
+        if (op->type == FZ_OP_HSET_MAX && p->b && strtod(p->b, NULL) >= strtod(op->value.ptr, NULL)) {
+            e->expires = expires;       /* the newer report stays */
+            return 0;
+        }
         free(p->b);
         if (!(p->b = dup(op->value.ptr, op->value.len)))
             return -1;

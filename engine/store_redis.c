@@ -10,8 +10,16 @@
  * timeouts are the configured round-trip timeout, so a hung Redis delays a
  * batch by at most that.
  *
- * Commands: GET; SET .. EX / NX; HGETALL; HSET + EXPIRE; PFADD + PFCOUNT +
+ * Commands: GET; SET .. EX / NX; HGETALL; HSET + EXPIRE; a small Lua script
+ * for "set unless the field holds a larger number" (a report's date: a
+ * backfilled old report must not replace a newer one); PFADD + PFCOUNT +
  * EXPIRE; ZADD GT + EXPIRE (Redis >= 6.2); ZREVRANGE .. WITHSCORES. */
+
+static const char k_hset_max[] =
+    "local cur = redis.call('HGET', KEYS[1], ARGV[1]) "
+    "if (not cur) or tonumber(cur) < tonumber(ARGV[2]) then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end "
+    "if tonumber(ARGV[3]) > 0 then redis.call('EXPIRE', KEYS[1], ARGV[3]) end "
+    "return 1";
 #include <hiredis/hiredis.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -182,8 +190,8 @@ static int append_pfadd(redisContext *c, const fz_op *op)
 
 static int append_op(redisContext *c, const fz_op *op, int *replies)
 {
-    const char *argv[8];
-    size_t lens[8];
+    const char *argv[10];
+    size_t lens[10];
     int argc = 0, rc = 0;
     char ttl[24], num[40];
     snprintf(ttl, sizeof ttl, "%lld", (long long)op->ttl);
@@ -213,6 +221,11 @@ static int append_op(redisContext *c, const fz_op *op, int *replies)
         ARG("HSET", 4); ARG(key, kl); ARG(op->field.ptr, op->field.len); ARG(op->value.ptr, op->value.len);
         rc = append(c, argc, argv, lens);
         break;
+    case FZ_OP_HSET_MAX:
+        ARG("EVAL", 4); ARG(k_hset_max, sizeof k_hset_max - 1); ARG("1", 1); ARG(key, kl);
+        ARG(op->field.ptr, op->field.len); ARG(op->value.ptr, op->value.len); ARG(ttl, strlen(ttl));
+        *replies = 1;
+        return append(c, argc, argv, lens);
     case FZ_OP_PFADD_COUNT:
         rc = append_pfadd(c, op);
         ARG("PFCOUNT", 7); ARG(key, kl);

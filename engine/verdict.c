@@ -154,22 +154,22 @@ static const char *const k_entity_keys[FZ_ENT_COUNT] = {
 static int write_hits(const fz_verdict *v, const fz_message *m, fz_buf *o)
 {
     const fz_ruleset *rs = v->engine->rs;
-    int rc = fz_buf_append(o, ",\"hits\":[", 9);
+    int rc = fz_buf_lit(o, ",\"hits\":[");
     for (size_t i = 0; i < v->n_hits && !rc; i++) {
         const fz_vhit *h = &v->hits[i];
         const fz_rule *r = &rs->rules[h->rule];
         const fz_crule *c = &v->engine->crules[h->rule];
         rc = fz_buf_append(o, i ? ",{\"rule\":" : "{\"rule\":", i ? 9 : 8) ||
              fz_buf_append(o, c->id_json, c->id_json_len) ||
-             fz_buf_append(o, ",\"score\":", 9) || fz_json_num(o, r->score);
+             fz_buf_lit(o, ",\"score\":") || fz_json_num(o, r->score);
         if (!rc && h->has_span && h->end <= m->text.len) {
-            rc = fz_buf_append(o, ",\"evidence\":", 12) ||
+            rc = fz_buf_lit(o, ",\"evidence\":") ||
                  fz_json_str(o, m->text.ptr + h->start, h->end - h->start) ||
-                 fz_buf_append(o, ",\"at\":[", 7) || fz_json_uint(o, h->start) ||
-                 fz_buf_append(o, ",", 1) || fz_json_uint(o, h->end) || fz_buf_append(o, "]", 1);
+                 fz_buf_lit(o, ",\"at\":[") || fz_json_uint(o, h->start) ||
+                 fz_buf_lit(o, ",") || fz_json_uint(o, h->end) || fz_buf_lit(o, "]");
         } else if (!rc && r->kind == FZ_RK_COMBO) {
             /* A combination points at what it combined, in the order written. */
-            rc = fz_buf_append(o, ",\"because\":[", 12);
+            rc = fz_buf_lit(o, ",\"because\":[");
             const fz_ref *lists[2] = {r->all, r->any};
             size_t counts[2] = {r->n_all, r->n_any};
             int first = 1;
@@ -178,24 +178,24 @@ static int write_hits(const fz_verdict *v, const fz_message *m, fz_buf *o)
                     if (!fz_bit_test(v->fired, lists[l][k].signal))
                         continue;
                     uint32_t sig = lists[l][k].signal;
-                    rc = (!first && fz_buf_append(o, ",", 1)) ||
+                    rc = (!first && fz_buf_lit(o, ",")) ||
                          (sig < rs->n_rules ? fz_buf_append(o, v->engine->crules[sig].id_json,
                                                             v->engine->crules[sig].id_json_len)
                                             : fz_json_str(o, lists[l][k].name, strlen(lists[l][k].name)));
                     first = 0;
                 }
-            rc = rc || fz_buf_append(o, "]", 1);
+            rc = rc || fz_buf_lit(o, "]");
         }
-        rc = rc || fz_buf_append(o, "}", 1);
+        rc = rc || fz_buf_lit(o, "}");
     }
-    return rc || fz_buf_append(o, "]", 1);
+    return rc || fz_buf_lit(o, "]");
 }
 
 static int write_entities(const fz_verdict *v, fz_buf *o)
 {
     if (v->n_ents == 0)
         return 0;
-    int rc = fz_buf_append(o, ",\"entities\":{", 13);
+    int rc = fz_buf_lit(o, ",\"entities\":{");
     int first_kind = 1;
     for (int k = 0; k < FZ_ENT_COUNT && !rc; k++) {
         int first = 1;
@@ -204,11 +204,11 @@ static int write_entities(const fz_verdict *v, fz_buf *o)
             if (en->kind != k)
                 continue;
             if (first) {
-                rc = (!first_kind && fz_buf_append(o, ",", 1)) || fz_json_str(o, k_entity_keys[k], strlen(k_entity_keys[k])) ||
-                     fz_buf_append(o, ":[", 2);
+                rc = (!first_kind && fz_buf_lit(o, ",")) || fz_json_str(o, k_entity_keys[k], strlen(k_entity_keys[k])) ||
+                     fz_buf_lit(o, ":[");
                 first_kind = 0;
             } else {
-                rc = fz_buf_append(o, ",", 1);
+                rc = fz_buf_lit(o, ",");
             }
             first = 0;
             if (rc)
@@ -216,9 +216,9 @@ static int write_entities(const fz_verdict *v, fz_buf *o)
             rc = k == FZ_ENT_AMOUNT ? fz_json_num(o, en->amount) : fz_json_str(o, v->pool.data + en->off, en->len);
         }
         if (!first)
-            rc = rc || fz_buf_append(o, "]", 1);
+            rc = rc || fz_buf_lit(o, "]");
     }
-    return rc || fz_buf_append(o, "}", 1);
+    return rc || fz_buf_lit(o, "}");
 }
 
 /* "sender" / "callback": the number's class and risk, and (with a store)
@@ -226,15 +226,16 @@ static int write_entities(const fz_verdict *v, fz_buf *o)
 static int write_number(fz_buf *o, const char *key, const fz_ruleset *rs, long cls, double risk, int has_reports,
                         double reports)
 {
-    int rc = fz_buf_append(o, ",\"", 2) || fz_buf_puts(o, key) || fz_buf_append(o, "\":{", 3);
+    int rc = fz_buf_lit(o, ",\"") || fz_buf_puts(o, key) || fz_buf_lit(o, "\":{");
     if (!rc && cls >= 0) {
         const char *name = (size_t)cls < rs->n_classes ? rs->classes[cls].name : "allowlisted";
-        rc = fz_buf_append(o, "\"class\":", 8) || fz_json_str(o, name, strlen(name)) ||
-             fz_buf_append(o, ",\"risk\":", 8) || fz_json_num(o, risk);
+        rc = fz_buf_lit(o, "\"class\":") || fz_json_str(o, name, strlen(name)) ||
+             fz_buf_lit(o, ",\"risk\":") || fz_json_num(o, risk);
     }
     if (!rc && has_reports)
-        rc = (cls >= 0 && fz_buf_append(o, ",", 1)) || fz_buf_append(o, "\"reports\":", 10) || fz_json_num(o, reports);
-    return rc || fz_buf_append(o, "}", 1);
+        rc = (cls >= 0 && fz_buf_lit(o, ",")) || fz_buf_lit(o, "\"reports\":") ||
+             fz_json_num(o, nearbyint(reports * 100) / 100);     /* a decayed count: two decimals say it */
+    return rc || fz_buf_lit(o, "}");
 }
 
 int fz_verdict_write_json(const fz_verdict *v, const fz_message *m, fz_buf *o)
@@ -242,14 +243,14 @@ int fz_verdict_write_json(const fz_verdict *v, const fz_message *m, fz_buf *o)
     const fz_engine *e = v->engine;
     const char *action = fz_action_name(v->action);
     const char *cat = fz_verdict_category(v);
-    int rc = fz_buf_append(o, "{", 1);
+    int rc = fz_buf_lit(o, "{");
     if (!rc && m->id_json.len)
-        rc = fz_buf_append(o, "\"id\":", 5) || fz_json_raw(o, m->id_json.ptr, m->id_json.len) ||
-             fz_buf_append(o, ",", 1);
-    rc = rc || fz_buf_append(o, "\"action\":\"", 10) || fz_buf_puts(o, action) ||
-         fz_buf_append(o, "\",\"score\":", 10) || fz_json_num(o, v->score) ||
-         fz_buf_append(o, ",\"category\":", 12) ||
-         (cat ? fz_buf_puts(o, e->category_json[v->category]) : fz_buf_append(o, "null", 4));
+        rc = fz_buf_lit(o, "\"id\":") || fz_json_raw(o, m->id_json.ptr, m->id_json.len) ||
+             fz_buf_lit(o, ",");
+    rc = rc || fz_buf_lit(o, "\"action\":\"") || fz_buf_puts(o, action) ||
+         fz_buf_lit(o, "\",\"score\":") || fz_json_num(o, v->score) ||
+         fz_buf_lit(o, ",\"category\":") ||
+         (cat ? fz_buf_puts(o, e->category_json[v->category]) : fz_buf_lit(o, "null"));
     rc = rc || write_hits(v, m, o) || write_entities(v, o);
     int sender_reports = v->has_reports && v->sender_reports >= 0.01;
     int callback_reports = v->has_reports && v->callback_reports >= 0.01;
@@ -259,13 +260,13 @@ int fz_verdict_write_json(const fz_verdict *v, const fz_message *m, fz_buf *o)
         rc = write_number(o, "callback", e->rs, v->callback_score != 0 ? v->callback_class : -1, v->callback_score,
                           callback_reports, v->callback_reports);
     if (!rc && v->campaign_recipients)
-        rc = fz_buf_append(o, ",\"campaign\":{\"template\":\"", 25) || fz_buf_append(o, v->template_hash, 32) ||
-             fz_buf_append(o, "\",\"recipients_1h\":", 19) || fz_json_uint(o, v->campaign_recipients) ||
-             fz_buf_append(o, "}", 1);
+        rc = fz_buf_lit(o, ",\"campaign\":{\"template\":\"") || fz_buf_append(o, v->template_hash, 32) ||
+             fz_buf_lit(o, "\",\"recipients_1h\":") || fz_json_uint(o, v->campaign_recipients) ||
+             fz_buf_lit(o, "}");
     if (!rc && v->cache)
         rc = fz_buf_puts(o, v->cache == 2 ? ",\"cache\":\"hit\"" : ",\"cache\":\"miss\"");
     rc = rc || fz_buf_puts(o, e->version_json);
     if (!rc && m->extra_json.len)
-        rc = fz_buf_append(o, ",", 1) || fz_json_raw(o, m->extra_json.ptr, m->extra_json.len);
-    return rc || fz_buf_append(o, "}\n", 2) ? FZ_ENOMEM : 0;
+        rc = fz_buf_lit(o, ",") || fz_json_raw(o, m->extra_json.ptr, m->extra_json.len);
+    return rc || fz_buf_lit(o, "}\n") ? FZ_ENOMEM : 0;
 }

@@ -42,6 +42,9 @@ static inline int fz_buf_append(fz_buf *b, const void *data, size_t len)
     return 0;
 }
 
+/* Append a string literal; its length comes from the compiler, not a count. */
+#define fz_buf_lit(b, lit) fz_buf_append((b), (lit), sizeof(lit) - 1)
+
 static inline int fz_buf_puts(fz_buf *b, const char *s)
 {
     return fz_buf_append(b, s, strlen(s));

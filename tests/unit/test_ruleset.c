@@ -408,8 +408,8 @@ static void bad_number_class_digits(void **state)
                               "allow:\n"                                     /* 5 */
                               "  numbers: ['95588', '955-88']\n",            /* 6: '955-88' at column 22 */
                               NULL);
-    expect_error(dir, where(dir, "numbers.yaml", 3, 23, NULL), "class 'virtual': '17a1' must be digits only");
-    expect_error(dir, where(dir, "numbers.yaml", 6, 22, NULL), "class 'allow': '955-88' must be digits only");
+    expect_error(dir, where(dir, "numbers.yaml", 3, 23, NULL), "class 'virtual': '17a1' must be 1 to 254 digits");
+    expect_error(dir, where(dir, "numbers.yaml", 6, 22, NULL), "class 'allow': '955-88' must be 1 to 254 digits");
 }
 
 static void every_error_is_reported_and_first_is_returned(void **state)

@@ -57,4 +57,33 @@ const char *tu_json(fz_verdict *v, const char *text, const char *from);
 
 void tu_cleanup(void);
 
+/* --- a private Redis ------------------------------------------------------------------
+ *
+ * tu_redis_start() runs a real redis-server (from $PATH, or $REDIS_SERVER)
+ * bound to 127.0.0.1 on a free port (found by binding port 0; a clash with
+ * another process is retried on a new port), with no persistence (--save ''
+ * --appendonly no) in a temporary --dir, and waits until it answers PING.
+ * The server dies with the test process (PR_SET_PDEATHSIG), and
+ * tu_redis_stop() also runs at exit, so a failing test leaves nothing
+ * behind. One server at a time. */
+
+/* Start the server; returns its URL, "redis://127.0.0.1:PORT" (static
+ * storage). Fails the test when no server comes up. */
+const char *tu_redis_start(void);
+/* Stop it (SIGTERM, then wait) and remove its directory; no-op when none runs. */
+void tu_redis_stop(void);
+/* SIGKILL, as a crash would; the port is kept for tu_redis_restart. */
+void tu_redis_kill(void);
+/* A fresh (empty) server on the same port as the last one. */
+const char *tu_redis_restart(void);
+/* The URL and port of the last server started (NULL / 0 before any). */
+const char *tu_redis_url(void);
+int tu_redis_port(void);
+/* A new hiredis connection to the server (free with redisFree); fails the test if none. */
+struct redisContext *tu_redis_connect(void);
+/* Empty every database of the server. */
+void tu_redis_flush(void);
+/* A loopback port that nothing listens on (free when this returns). */
+int tu_free_port(void);
+
 #endif

@@ -157,8 +157,10 @@ int cli_ingest_reports(const char *cmd, fz_store *s, const char *path, double ha
         if (++n == BATCH) {
             size_t unusable;
             fz_error err2;
-            if ((rc = fz_store_report(s, batch, n, half_life_days, &unusable, &err2)))
+            if ((rc = fz_store_report(s, batch, n, half_life_days, &unusable, &err2))) {
                 cli_error(cmd, "%s", err2.message);
+                break;
+            }
             *ok += n - unusable;
             *bad += unusable;
             n = 0;

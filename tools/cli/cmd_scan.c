@@ -220,13 +220,12 @@ int cmd_scan(int argc, char **argv)
     }
     if (reports) {
         size_t ok, bad;
-        if (cli_ingest_reports("scan", c.store, reports, fz_engine_half_life_days(e), &ok, &bad)) {
-            fz_store_close(c.store);
-            fz_engine_release(e);
-            return EXIT_RUNTIME;
-        }
+        /* Reports that cannot be recorded (Redis down) do not stop the scan:
+         * messages are never held back for state. */
+        int rrc = cli_ingest_reports("scan", c.store, reports, fz_engine_half_life_days(e), &ok, &bad);
         if (!quiet)
-            fprintf(stderr, "fanzha scan: %zu reports recorded, %zu unreadable\n", ok, bad);
+            fprintf(stderr, "fanzha scan: %zu reports recorded, %zu unreadable%s\n", ok, bad,
+                    rrc ? "; the rest could not be recorded, scanning anyway" : "");
     }
     c.slot = fz_engine_slot_new(e);
     o.format = (fz_format)format;
