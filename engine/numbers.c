@@ -51,12 +51,14 @@ int fz_number_canon(const char *s, size_t n, fz_number *out)
         intl = 0;                           /* +86 / 0086: China itself */
         p += 2;
         k -= 2;
-        /* A landline written internationally drops its trunk 0 (+86 10 ...
-         * is 010 ...): put it back. Mobiles (1 + 10 digits), 400/800 and
-         * short service numbers have none. */
+        /* A number with an area code, written internationally, drops its
+         * trunk 0 (+86 10 6552 9999 is 010 6552 9999; +86 21 96110 is
+         * 021 96110): put it back. Mobiles (1 + 10 digits), 400/800 numbers
+         * and short national service numbers (95588, 10086: six digits at
+         * most) have none. */
         int mobile = k == 11 && p[0] == '1', hotline = k == 10 && (p[0] == '4' || p[0] == '8') && p[1] == '0' &&
                                                          p[2] == '0';
-        trunk = k >= 9 && k <= 11 && p[0] != '0' && !mobile && !hotline;
+        trunk = k >= 7 && k <= 11 && p[0] != '0' && !mobile && !hotline;
     } else if (!intl && k == 13 && p[0] == '8' && p[1] == '6' && p[2] == '1') {
         p += 2;                             /* 8613812345678 */
         k -= 2;
