@@ -1,10 +1,10 @@
 /* numbers.c — phone number classes: reading rules/numbers.yaml,
  * canonicalizing numbers as senders write them, and classifying them.
  *
- * How it works. A number is first reduced to digits: separators go, a +86,
- * 0086 or 86 country code before a Chinese mobile is dropped (the number is
- * domestic), and any other + or 00 prefix marks it international, keeping the
- * country code. Classification then walks the classes in file order and
+ * How it works. A number is first reduced to digits: separators go, a +86 or
+ * 0086 country code is dropped (the number is domestic; an area code gets its
+ * trunk 0 back), as is a bare 86 before a mobile, and any other + or 00
+ * prefix marks it international, keeping the country code. Classification then walks the classes in file order and
  * returns the first whose every given condition (international, exact
  * numbers, prefixes, suffixes, lengths) holds. Domestic numbers on the allow
  * list come first and get no risk: an international number never does, which
