@@ -17,6 +17,7 @@ const char *fz_strerror(int code)
     case FZ_EHS: return "Hyperscan error";
     case FZ_EPLATFORM: return "CPU not supported by Hyperscan";
     case FZ_ENOENT: return "not found";
+    case FZ_EAGAIN: return "busy, try again";
     default: return "unknown error";
     }
 }

@@ -688,10 +688,10 @@ static void parse_file(loader *L, const fz_source_file *f, const char *root)
 {
     fz_ydoc d;
     const char *rel = relative_name(f->name, root);
-    if (strcmp(rel, "warnings.yaml") == 0)
-        return;                             /* read by the warning stage */
     if (fz_ydoc_load(&d, f->name, f->data, f->len, L->diags, &L->rs->arena) == 0) {
-        if (strcmp(rel, "numbers.yaml") == 0)
+        if (strcmp(rel, "warnings.yaml") == 0)
+            fz_warnings_parse(L->rs, &d);
+        else if (strcmp(rel, "numbers.yaml") == 0)
             fz_numbers_parse(L->rs, &d);
         else if (strcmp(rel, "policy.yaml") == 0)
             fz_policy_parse(L->rs, &d);
@@ -752,6 +752,8 @@ fz_ruleset *fz_ruleset_load(const char *dir, fz_diags *diags)
             fz_diag_emit(diags, FZ_DIAG_ERROR, root, 0, 0, NULL, "policy.yaml is missing");
         if (!diags->errors)
             check_combinations(rs, diags);
+        if (!diags->errors)
+            fz_warnings_check(rs, diags);
         if (!diags->errors)
             lint_pack(rs, diags);
     }

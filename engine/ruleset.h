@@ -89,6 +89,42 @@ typedef struct fz_brand {
     size_t n_tokens, n_official;
 } fz_brand;
 
+/* Warnings to residents (warn.c, warnings.c). */
+enum { FZ_LANG_ZH = 0, FZ_LANG_EN, FZ_LANG_COUNT };
+enum { FZ_ROLE_RESIDENT = 0, FZ_ROLE_GUARDIAN, FZ_ROLE_COUNT };
+
+typedef struct fz_wtemplate {
+    int language, role;
+    const char **categories;    /* none: the default of its language and role */
+    size_t n_categories;
+    const char *text;
+    fz_pos pos;
+} fz_wtemplate;
+
+typedef struct fz_kind {
+    const char *category;       /* a category id, or "reported", or "default" */
+    const char *name;           /* how residents call it: 冒充公检法 */
+} fz_kind;
+
+typedef struct fz_warnings {
+    int present;                /* the pack has warnings.yaml */
+    fz_wtemplate *templates;
+    size_t n_templates;
+    fz_kind *kinds[FZ_LANG_COUNT];
+    size_t n_kinds[FZ_LANG_COUNT];
+    const char *anonymous[FZ_LANG_COUNT];   /* {name} of a resident without one */
+    fz_pos pos;
+} fz_warnings;
+
+typedef struct fz_warn_policy {
+    double score;               /* warn at this score (default: the block threshold) */
+    double reputation;          /* or when a sender's decayed reporters reach this (0: never) */
+    int daily_limit;            /* warnings per recipient per local day */
+    int guardian_severity;      /* categories this severe warn the guardians too */
+    int utc_offset_min;         /* local time, for days and quiet hours */
+    int quiet_start, quiet_end; /* minutes after local midnight; equal: no quiet hours */
+} fz_warn_policy;
+
 typedef struct fz_policy {
     const char *version;
     double suspect;
@@ -99,6 +135,7 @@ typedef struct fz_policy {
     double campaign_recipients; /* distinct recipients within the hour that make a campaign */
     double campaign_score;      /* added to every message of a campaign */
     double cache_ttl;           /* seconds a cached verdict lives */
+    fz_warn_policy warn;
 } fz_policy;
 
 typedef struct fz_source_file {
@@ -122,6 +159,7 @@ typedef struct fz_ruleset {
     const char **typo_tlds;
     size_t n_typo_tlds;
     fz_policy policy;
+    fz_warnings warnings;
     const char *source;     /* "embedded" or the directory */
     char hash[33];          /* hex XXH3-128 of every file's name and content */
     fz_source_file *files;  /* kept for the warning stage and for tools */
@@ -139,6 +177,12 @@ struct fz_ydoc;
 int fz_numbers_parse(fz_ruleset *rs, struct fz_ydoc *d);
 int fz_policy_parse(fz_ruleset *rs, struct fz_ydoc *d);
 int fz_domains_parse(fz_ruleset *rs, struct fz_ydoc *d);
+int fz_warnings_parse(fz_ruleset *rs, struct fz_ydoc *d);
+/* The warning section of policy.yaml (node may be NULL: the defaults). */
+int fz_warn_policy_parse(fz_ruleset *rs, struct fz_ydoc *d, void *node);
+/* After every file is read: templates against categories, and what a
+ * template must never say. */
+void fz_warnings_check(fz_ruleset *rs, fz_diags *diags);
 
 const char *fz_severity_name(int sev);
 

@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "engine_internal.h"
+#include "statefile.h"
 #include "store.h"
 
 static pthread_once_t g_sodium_once = PTHREAD_ONCE_INIT;
@@ -29,9 +30,16 @@ static void sodium_setup(void)
     g_sodium_ok = sodium_init() >= 0;
 }
 
-static void set_key(fz_store *s, const char *secret)
+/* Two keys from one secret: one for hashing (numbers as keys), one for
+ * sealing (records read back). Knowing one tells nothing of the other. */
+static void set_keys(fz_store *s, const char *secret)
 {
-    crypto_generichash(s->hash_key, sizeof s->hash_key, (const unsigned char *)secret, strlen(secret), NULL, 0);
+    unsigned char master[32];
+    crypto_generichash(master, sizeof master, (const unsigned char *)secret, strlen(secret), NULL, 0);
+    memcpy(s->hash_key, master, sizeof s->hash_key);
+    crypto_generichash(s->seal_key, sizeof s->seal_key, (const unsigned char *)"fanzha seal", 11, master,
+                       sizeof master);
+    sodium_memzero(master, sizeof master);
 }
 
 int fz_store_open(const fz_store_options *o, fz_store **out, fz_error *err)
@@ -47,13 +55,18 @@ int fz_store_open(const fz_store_options *o, fz_store **out, fz_error *err)
     if (!s)
         return fz_error_set(err, FZ_ENOMEM, "out of memory");
     const char *key = o->hash_key ? o->hash_key : getenv("FANZHA_HASH_KEY");
-    set_key(s, key && *key ? key : "fanzha built-in number-hashing key: set FANZHA_HASH_KEY in production");
-    int rc;
+    set_keys(s, key && *key ? key : "fanzha built-in number-hashing key: set FANZHA_HASH_KEY in production");
+    int rc = o->dir && *o->dir ? fz_statefile_new(o->dir, &s->sf, err) : 0;
+    if (rc) {
+        free(s);
+        return rc;
+    }
     if (o->url && *o->url)
         rc = fz_store_redis_open(s, o->url, o->timeout_ms > 0 ? o->timeout_ms : 200, err);
     else
         rc = fz_store_mem_open(s, o->max_entries ? o->max_entries : 1000000, err);
     if (rc) {
+        fz_statefile_free(s->sf);
         free(s);
         return rc;
     }
@@ -67,7 +80,9 @@ void fz_store_close(fz_store *s)
         return;
     if (s->be)
         s->be->close(s);
+    fz_statefile_free(s->sf);
     sodium_memzero(s->hash_key, sizeof s->hash_key);
+    sodium_memzero(s->seal_key, sizeof s->seal_key);
     free(s);
 }
 
@@ -125,6 +140,50 @@ int fz_store_number_hash(const fz_store *s, const char *number, size_t n, char o
     char canon[32];
     int len = snprintf(canon, sizeof canon, "%s%s", num.international ? "+" : "", num.digits);
     fz_store_id_hash(s, canon, (size_t)len, out);
+    return 0;
+}
+
+/* --- sealing ---------------------------------------------------------------------- */
+
+int fz_store_seal(const fz_store *s, const void *plain, size_t n, fz_buf *out)
+{
+    fz_buf_clear(out);
+    size_t total = crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES + n;
+    if (fz_buf_reserve(out, total))
+        return FZ_ENOMEM;
+    unsigned char *nonce = (unsigned char *)out->data;
+    randombytes_buf(nonce, crypto_secretbox_NONCEBYTES);
+    crypto_secretbox_easy(nonce + crypto_secretbox_NONCEBYTES, plain, n, nonce, s->seal_key);
+    out->len = total;
+    out->data[total] = '\0';
+    return 0;
+}
+
+int fz_store_unseal(const fz_store *s, const void *sealed, size_t n, fz_buf *out)
+{
+    fz_buf_clear(out);
+    const unsigned char *in = sealed;
+    if (n < crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES)
+        return FZ_EPARSE;
+    size_t plain = n - crypto_secretbox_NONCEBYTES - crypto_secretbox_MACBYTES;
+    if (fz_buf_reserve(out, plain))
+        return FZ_ENOMEM;
+    if (crypto_secretbox_open_easy((unsigned char *)out->data, in + crypto_secretbox_NONCEBYTES,
+                                   n - crypto_secretbox_NONCEBYTES, in, s->seal_key))
+        return FZ_EPARSE;
+    out->len = plain;
+    out->data[plain] = '\0';
+    return 0;
+}
+
+int fz_store_key_durable(const fz_str *key)
+{
+    static const char *const prefixes[] = {"fz:res:", "fz:num:"};
+    for (size_t i = 0; i < sizeof prefixes / sizeof *prefixes; i++) {
+        size_t l = strlen(prefixes[i]);
+        if (key->len >= l && memcmp(key->ptr, prefixes[i], l) == 0)
+            return 1;
+    }
     return 0;
 }
 

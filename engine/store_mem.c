@@ -7,8 +7,15 @@
  * sorted set; each has an expiry. Expired entries are dropped when touched.
  * Memory is bounded: at max_entries, inserting a key evicts the entry closest
  * to expiring among a sample of 16 slots (Redis approximates LRU the same
- * way). The state lives as long as the process: this is the one-machine
- * default; share state across processes with Redis. */
+ * way).
+ *
+ * With a state directory, the durable keys (residents, reported numbers)
+ * are also written through to the state file and loaded from it at start
+ * (store_file.c); they are pinned: never evicted. Another process sharing
+ * the directory (`fanzha resident add` beside a running scan) is noticed
+ * within a second: its change makes the durable keys load again. The rest
+ * (verdict cache, campaign counters) lives as long as the process: share it
+ * across processes and machines with Redis. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,7 +25,9 @@
 #include <xxhash.h>
 
 #include "fanzha/error.h"
+#include "statefile.h"
 #include "store.h"
+#include "store_file.h"
 
 #define SET_CAP 65536
 #define EVICT_SAMPLE 16
@@ -33,6 +42,7 @@ typedef struct pair {
 
 typedef struct entry {
     int kind;
+    int pinned;             /* durable: kept in the state file, never evicted */
     char *key;
     size_t klen;
     uint64_t h;
@@ -50,6 +60,8 @@ typedef struct mem {
     entry *slots;
     size_t cap, used, live, max_entries;
     uint64_t rng;
+    fz_statefile *sf;       /* or NULL: nothing is durable */
+    int64_t next_check;     /* when to look for other processes' changes (Unix seconds) */
 } mem;
 
 static void entry_clear(entry *e)
@@ -117,7 +129,7 @@ static void evict_one(mem *m, int64_t now)
     for (int k = 0; k < EVICT_SAMPLE * 4 && m->cap; k++) {
         m->rng = m->rng * 6364136223846793005ull + 1442695040888963407ull;
         entry *e = &m->slots[(m->rng >> 33) & (m->cap - 1)];
-        if (e->kind < E_STRING)
+        if (e->kind < E_STRING || e->pinned)
             continue;
         if (!live(e, now)) {
             victim = e;
@@ -339,6 +351,26 @@ static int exec_one(mem *m, fz_op *op, fz_arena *a, int64_t now)
         e->expires = expires;
         op->integer = (int64_t)e->n_members;
         return 0;
+    case FZ_OP_DEL:
+        e = find(m, &op->key, h, now);
+        op->integer = e != NULL;
+        if (e) {
+            entry_clear(e);
+            e->kind = E_TOMB;
+            m->live--;
+        }
+        return 0;
+    case FZ_OP_HDEL: {
+        e = find(m, &op->key, h, now);
+        pair *p = e && e->kind == E_HASH ? pair_find(e, &op->field) : NULL;
+        op->integer = p != NULL;
+        if (p) {
+            free(p->a);
+            free(p->b);
+            *p = e->pairs[--e->n_pairs];
+        }
+        return 0;
+    }
     case FZ_OP_ZADD_GT: {
         if (!(e = get_or_create(m, &op->key, E_ZSET, now)))
             return -1;
@@ -355,16 +387,121 @@ static int exec_one(mem *m, fz_op *op, fz_arena *a, int64_t now)
     return -1;
 }
 
+/* --- the durable keys ---------------------------------------------------------------- */
+
+static int load_one(void *ud, const fz_str *key, const fz_str *field, const fz_str *value, int64_t expires)
+{
+    mem *m = ud;
+    entry *e = get_or_create(m, key, field ? E_HASH : E_STRING, 0);
+    if (!e)
+        return -1;
+    e->pinned = 1;
+    e->expires = expires;
+    if (!field) {
+        free(e->value);
+        e->vlen = value->len;
+        return (e->value = dup(value->ptr, value->len)) ? 0 : -1;
+    }
+    pair *p = pair_add(e, field);
+    if (!p)
+        return -1;
+    free(p->b);
+    p->bl = value->len;
+    return (p->b = dup(value->ptr, value->len)) ? 0 : -1;
+}
+
+/* Drop the durable keys held in memory and read them from the file again. */
+static int reload_durable(mem *m, int64_t now, fz_error *err)
+{
+    for (size_t i = 0; i < m->cap; i++) {
+        entry *e = &m->slots[i];
+        if (e->kind >= E_STRING && e->pinned) {
+            entry_clear(e);
+            e->kind = E_TOMB;
+            m->live--;
+        }
+    }
+    return fz_file_load(m->sf, now, load_one, m, err);
+}
+
+/* Write what ops changed in durable keys to the file, as memory now has it. */
+static int write_one(mem *m, const fz_op *op, int64_t now, fz_error *err)
+{
+    uint64_t h = XXH3_64bits(op->key.ptr, op->key.len);
+    entry *e = find(m, &op->key, h, now);
+    if (e)
+        e->pinned = 1;
+    switch (op->type) {
+    case FZ_OP_SETEX:
+    case FZ_OP_SETNX:
+        return e ? fz_file_put_string(m->sf, &op->key, e->value, e->vlen, e->expires, err) : 0;
+    case FZ_OP_HSET:
+    case FZ_OP_HSET_MAX: {
+        pair *p = e ? pair_find(e, &op->field) : NULL;
+        return p ? fz_file_put_field(m->sf, &op->key, p->a, p->al, p->b, p->bl, e->expires, err) : 0;
+    }
+    case FZ_OP_DEL:
+        return fz_file_del(m->sf, &op->key, err);
+    case FZ_OP_HDEL:
+        return fz_file_del_field(m->sf, &op->key, op->field.ptr, op->field.len, err);
+    default:
+        return 0;       /* reads; counters and sets are never durable */
+    }
+}
+
+static int is_write(fz_op_type t)
+{
+    return t != FZ_OP_GET && t != FZ_OP_HGETALL && t != FZ_OP_ZTOP;
+}
+
+static int write_durable(mem *m, const fz_op *ops, size_t n, int64_t now)
+{
+    size_t writes = 0;
+    for (size_t i = 0; i < n; i++)
+        writes += is_write(ops[i].type) && fz_store_key_durable(&ops[i].key);
+    if (!writes)
+        return 0;
+    fz_statefile_lock(m->sf);
+    int rc = fz_file_begin(m->sf, NULL);
+    for (size_t i = 0; i < n && !rc; i++)
+        if (is_write(ops[i].type) && fz_store_key_durable(&ops[i].key))
+            rc = write_one(m, &ops[i], now, NULL);
+    if (fz_file_commit(m->sf, rc == 0, NULL))
+        rc = FZ_EIO;
+    fz_statefile_unlock(m->sf);
+    return rc;
+}
+
+/* At most once a second: has another process changed the file? */
+static void notice_other_writers(mem *m, int64_t now)
+{
+    if (now < m->next_check)
+        return;
+    m->next_check = now + 1;
+    fz_statefile_lock(m->sf);
+    int fresh = !fz_statefile_db(m->sf, 0, NULL) ? 0 : fz_statefile_changed(m->sf);
+    fz_statefile_unlock(m->sf);
+    if (fresh) {
+        fz_statefile_lock(m->sf);
+        reload_durable(m, now, NULL);
+        fz_statefile_unlock(m->sf);
+    }
+}
+
 static int mem_exec(fz_store *s, fz_op *ops, size_t n, fz_arena *results)
 {
     mem *m = s->impl;
     int64_t now = (int64_t)time(NULL);
     int rc = 0;
     pthread_mutex_lock(&m->mu);
+    if (m->sf)
+        notice_other_writers(m, now);
     for (size_t i = 0; i < n && !rc; i++)
-        rc = exec_one(m, &ops[i], results, now);
+        rc = exec_one(m, &ops[i], results, now) ? FZ_ENOMEM : 0;
+    if (!rc && m->sf)
+        rc = write_durable(m, ops, n, now);
     pthread_mutex_unlock(&m->mu);
-    return rc ? FZ_ENOMEM : 0;
+    return rc;
 }
 
 static void mem_close(fz_store *s)
@@ -392,8 +529,23 @@ int fz_store_mem_open(fz_store *s, size_t max_entries, fz_error *err)
     pthread_mutex_init(&m->mu, NULL);
     m->max_entries = max_entries;
     m->rng = 0x9E3779B97F4A7C15ull;
+    m->sf = s->sf;
     s->impl = m;
     s->be = &k_mem;
-    snprintf(s->desc, sizeof s->desc, "embedded");
+    if (m->sf) {
+        snprintf(s->desc, sizeof s->desc, "embedded (%.200s)", fz_statefile_path(m->sf));
+        fz_statefile_lock(m->sf);
+        int rc = fz_file_load(m->sf, (int64_t)time(NULL), load_one, m, err);
+        if (!rc)
+            fz_statefile_changed(m->sf);    /* the version just loaded */
+        fz_statefile_unlock(m->sf);
+        if (rc) {
+            mem_close(s);
+            s->impl = NULL;
+            return rc;
+        }
+    } else {
+        snprintf(s->desc, sizeof s->desc, "embedded");
+    }
     return 0;
 }

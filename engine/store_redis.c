@@ -13,7 +13,8 @@
  * Commands: GET; SET .. EX / NX; HGETALL; HSET + EXPIRE; a small Lua script
  * for "set unless the field holds a larger number" (a report's date: a
  * backfilled old report must not replace a newer one); PFADD + PFCOUNT +
- * EXPIRE; ZADD GT + EXPIRE (Redis >= 6.2); ZREVRANGE .. WITHSCORES. */
+ * EXPIRE; ZADD GT + EXPIRE (Redis >= 6.2); ZREVRANGE .. WITHSCORES; DEL;
+ * HDEL. */
 
 static const char k_hset_max[] =
     "local cur = redis.call('HGET', KEYS[1], ARGV[1]) "
@@ -45,6 +46,10 @@ typedef struct rds {
     int64_t next_attempt_ms;
     int backoff_ms;
 } rds;
+
+static int redis_exec(fz_store *s, fz_op *ops, size_t n, fz_arena *results);
+static void redis_close(fz_store *s);
+static const fz_store_backend k_redis = {redis_exec, redis_close};
 
 static int64_t now_ms(void)
 {
@@ -236,6 +241,14 @@ static int append_op(redisContext *c, const fz_op *op, int *replies)
         ARG("ZADD", 4); ARG(key, kl); ARG("GT", 2); ARG(num, strlen(num)); ARG(op->value.ptr, op->value.len);
         rc = append(c, argc, argv, lens);
         break;
+    case FZ_OP_DEL:
+        ARG("DEL", 3); ARG(key, kl);
+        *replies = 1;
+        return append(c, argc, argv, lens);
+    case FZ_OP_HDEL:
+        ARG("HDEL", 4); ARG(key, kl); ARG(op->field.ptr, op->field.len);
+        *replies = 1;
+        return append(c, argc, argv, lens);
     case FZ_OP_ZTOP:
         snprintf(num, sizeof num, "%lld", (long long)(op->n > 0 ? op->n - 1 : 0));
         ARG("ZREVRANGE", 9); ARG(key, kl); ARG("0", 1); ARG(num, strlen(num)); ARG("WITHSCORES", 10);
@@ -283,7 +296,8 @@ static int read_op(redisContext *c, fz_op *op, int replies, fz_arena *a)
                     rc = -1;
             if (!op->pairs)
                 rc = -1;
-        } else if (i == 1 && op->type == FZ_OP_PFADD_COUNT && rep->type == REDIS_REPLY_INTEGER) {
+        } else if (rep->type == REDIS_REPLY_INTEGER &&
+                   ((i == 1 && op->type == FZ_OP_PFADD_COUNT) || op->type == FZ_OP_DEL || op->type == FZ_OP_HDEL)) {
             op->integer = rep->integer;
         }
         freeReplyObject(rep);
@@ -314,6 +328,22 @@ static int redis_exec(fz_store *s, fz_op *ops, size_t n, fz_arena *results)
     return rc;
 }
 
+int fz_store_is_redis(const fz_store *s)
+{
+    return s->be == &k_redis;
+}
+
+redisContext *fz_store_redis_take(fz_store *s)
+{
+    return fz_store_is_redis(s) ? take(s, s->impl) : NULL;
+}
+
+void fz_store_redis_give(fz_store *s, redisContext *c, int broken)
+{
+    if (c)
+        give_back(s->impl, c, broken);
+}
+
 static void redis_close(fz_store *s)
 {
     rds *r = s->impl;
@@ -326,7 +356,6 @@ static void redis_close(fz_store *s)
     free(r);
 }
 
-static const fz_store_backend k_redis = {redis_exec, redis_close};
 
 int fz_store_redis_open(fz_store *s, const char *url, double timeout_ms, fz_error *err)
 {

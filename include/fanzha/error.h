@@ -20,7 +20,8 @@ enum {
     FZ_ETOOBIG = -6,    /* an input exceeds a configured limit */
     FZ_EHS = -7,        /* Hyperscan failed */
     FZ_EPLATFORM = -8,  /* this CPU cannot run Hyperscan */
-    FZ_ENOENT = -9      /* not found */
+    FZ_ENOENT = -9,     /* not found */
+    FZ_EAGAIN = -10     /* busy: try again later (all slots in use) */
 };
 
 typedef struct fz_error {

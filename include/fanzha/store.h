@@ -1,9 +1,11 @@
 /* fanzha/store.h — shared state: the verdict cache, reported numbers and
  * campaign counters, in Redis or in an embedded in-process store.
  *
- * The embedded store is the default and needs no server; with a redis://
- * URL the same state is shared by every process and machine that points at
- * that Redis. Numbers are only ever stored as keyed hashes. Lookups are
+ * The embedded store is the default and needs no server; given a state
+ * directory it keeps what must survive a restart (residents, reported
+ * numbers, the warning spool) in a SQLite file there, and processes on one
+ * machine share it. With a redis:// URL the same state is shared by every
+ * process and machine that points at that Redis. Numbers are only ever stored as keyed hashes. Lookups are
  * batched: a stream is scored a block at a time with two round trips per
  * block, never one per message. When Redis cannot be reached, scoring goes on
  * without state (each such message is counted as degraded) and the store
@@ -26,6 +28,10 @@ typedef struct fz_store_options {
     const char *hash_key;       /* secret for hashing numbers; NULL: $FANZHA_HASH_KEY, else a built-in key */
     double timeout_ms;          /* per round trip to Redis (default 200) */
     size_t max_entries;         /* embedded: entries kept before the oldest go (default 1,000,000) */
+    const char *dir;            /* state directory (created when first written), or NULL. The embedded
+                                 * store keeps what must survive a restart there (residents, reports,
+                                 * the warning spool, in state.db); with Redis it holds the spool of
+                                 * warnings that could not reach Redis. NULL: memory only, no spool. */
 } fz_store_options;
 
 int fz_store_open(const fz_store_options *o, fz_store **out, fz_error *err);
