@@ -150,6 +150,7 @@ size_t fz_engine_rule_count(const fz_engine *e) { return e->rs->n_rules; }
 double fz_engine_compile_ms(const fz_engine *e) { return e->compile_ms; }
 double fz_engine_load_ms(const fz_engine *e) { return e->load_ms; }
 double fz_engine_half_life_days(const fz_engine *e) { return e->rs->policy.half_life_days; }
+int fz_engine_has_warnings(const fz_engine *e) { return e->rs->warnings.present; }
 int fz_engine_from_cache(const fz_engine *e) { return e->from_cache; }
 
 /* --- workers ---------------------------------------------------------------------------- */

@@ -182,6 +182,11 @@ struct fz_verdict {
     double state_score;         /* reputation and campaign, added to the rules' score */
     char template_hash[33];
     uint64_t campaign_recipients;   /* > 0 when the template is a campaign */
+    /* the warning stage (warn.c) */
+    int warn;                   /* 0: none; else fz_queue_result + 1 of the resident's warning */
+    char warn_id[33];
+    int warn_guardians;         /* guardians' warnings queued */
+    int64_t warn_due;           /* Unix seconds */
     uint64_t *fired;
     size_t fired_cap;
 };

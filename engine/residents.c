@@ -17,6 +17,7 @@
 
 #include "engine_internal.h"
 #include "fanzha/resident.h"
+#include "residents.h"
 #include "store.h"
 
 #define INDEX_KEY "fz:res:index"
@@ -179,6 +180,12 @@ static int key_of(fz_store *s, const char *number, char hash[33], char key[48], 
     return 0;
 }
 
+int fz_resident_key(fz_store *s, const char *number, char key[48])
+{
+    char hash[33];
+    return key_of(s, number, hash, key, NULL);
+}
+
 static int store_failed(fz_store *s, int rc, fz_error *err)
 {
     return fz_error_set(err, rc, "the store failed (%s)", fz_store_describe(s));
@@ -207,7 +214,7 @@ int fz_resident_put(fz_store *s, const fz_resident *r, fz_error *err)
 }
 
 /* Open a sealed record into r. */
-static int open_record(fz_store *s, const fz_str *sealed, fz_resident *r, fz_error *err)
+int fz_resident_open(fz_store *s, const fz_str *sealed, fz_resident *r, fz_error *err)
 {
     fz_buf json = FZ_BUF_INIT;
     int rc = fz_store_unseal(s, sealed->ptr, sealed->len, &json);
@@ -233,7 +240,7 @@ int fz_resident_get(fz_store *s, const char *number, fz_resident *out, fz_error 
     else if (!op.found)
         rc = fz_error_set(err, FZ_ENOENT, "not registered");
     else
-        rc = open_record(s, &op.result, out, err);
+        rc = fz_resident_open(s, &op.result, out, err);
     fz_arena_free(&a);
     return rc;
 }
@@ -279,7 +286,7 @@ static int list_some(fz_store *s, const fz_str *fields, size_t n, int (*fn)(void
         fz_resident r;
         if (!ops[i].found)
             continue;                   /* removed meanwhile */
-        if ((rc = open_record(s, &ops[i].result, &r, err)))
+        if ((rc = fz_resident_open(s, &ops[i].result, &r, err)))
             break;
         *stop = fn(ud, &r);
     }

@@ -26,6 +26,7 @@
 #include "engine_internal.h"
 #include "fanzha/scan.h"
 #include "json_out.h"
+#include "warn.h"
 
 #define BLOCK_TARGET (256u * 1024)
 #define READ_CHUNK (256u * 1024)
@@ -399,6 +400,8 @@ static int process_batch(runner *r, thread_ctx *t, const fz_engine *e, block *b)
     }
     if (!rc)
         rc = fz_batch_score(t->batch, e, t->worker, r->o->store);
+    if (!rc && r->o->outbox)
+        fz_warn_batch(r->o->outbox, r->o->store, e, t->batch, (int64_t)time(NULL), &b->st);
     for (size_t i = 0; !rc && i < fz_batch_count(t->batch); i++) {
         if (!fz_batch_ok(t->batch, i)) {
             b->st.errors++;
@@ -452,6 +455,11 @@ static void add_stats(fz_scan_stats *a, const fz_scan_stats *b)
     for (int i = 0; i < 3; i++)
         a->by_action[i] += b->by_action[i];
     a->bytes += b->bytes;
+    a->warnings_queued += b->warnings_queued;
+    a->warnings_spooled += b->warnings_spooled;
+    a->warnings_duplicate += b->warnings_duplicate;
+    a->warnings_limited += b->warnings_limited;
+    a->warnings_failed += b->warnings_failed;
 }
 
 static int write_block(runner *r, block *b)

@@ -38,7 +38,7 @@ static int parse_numbers(fz_ydoc *d, yaml_node_t *root, const char *section, con
 
 int fz_policy_parse(fz_ruleset *rs, fz_ydoc *d)
 {
-    static const char *const top[] = {"version", "actions", "reputation", "campaign", "cache", NULL};
+    static const char *const top[] = {"version", "actions", "reputation", "campaign", "cache", "warnings", NULL};
     static const char *const actions[] = {"suspect", "block", NULL};
     static const char *const reputation[] = {"half_life_days", "score_per_reporter", "max_score", NULL};
     static const char *const campaign[] = {"recipients_per_hour", "score", NULL};
@@ -81,6 +81,8 @@ int fz_policy_parse(fz_ruleset *rs, fz_ydoc *d)
         fz_ydoc_error(d, fz_ydoc_get(d, root, "reputation"), NULL, "reputation.half_life_days must be positive");
         bad++;
     }
+    /* after the actions: the warn threshold defaults to the block one */
+    bad += fz_warn_policy_parse(rs, d, fz_ydoc_get(d, root, "warnings"));
     return bad;
 }
 

@@ -55,6 +55,8 @@ int fz_verdict_reset(fz_verdict *v, const fz_engine *e)
     v->state_score = 0;
     v->template_hash[0] = '\0';
     v->campaign_recipients = 0;
+    v->warn = 0;
+    v->warn_guardians = 0;
     if (v->fired_cap < e->n_words) {
         uint64_t *f = realloc(v->fired, e->n_words * sizeof *f);
         if (!f)
@@ -238,6 +240,18 @@ static int write_number(fz_buf *o, const char *key, const fz_ruleset *rs, long c
     return rc || fz_buf_lit(o, "}");
 }
 
+/* "warning":{"status":"queued","id":…,"due":…,"guardians":N}: what the
+ * warning stage did for the resident this message reached. */
+static int write_warning(const fz_verdict *v, fz_buf *o)
+{
+    static const char *const status[] = {"queued", "duplicate", "limited", "spooled", "failed"};
+    int s = v->warn - 1;
+    return fz_buf_lit(o, ",\"warning\":{\"status\":\"") || fz_buf_puts(o, status[s >= 0 && s <= 4 ? s : 4]) ||
+           fz_buf_lit(o, "\",\"id\":\"") || fz_buf_append(o, v->warn_id, 32) || fz_buf_lit(o, "\",\"due\":") ||
+           fz_json_uint(o, (uint64_t)v->warn_due) || fz_buf_lit(o, ",\"guardians\":") ||
+           fz_json_uint(o, (uint64_t)v->warn_guardians) || fz_buf_lit(o, "}");
+}
+
 int fz_verdict_write_json(const fz_verdict *v, const fz_message *m, fz_buf *o)
 {
     const fz_engine *e = v->engine;
@@ -263,6 +277,8 @@ int fz_verdict_write_json(const fz_verdict *v, const fz_message *m, fz_buf *o)
         rc = fz_buf_lit(o, ",\"campaign\":{\"template\":\"") || fz_buf_append(o, v->template_hash, 32) ||
              fz_buf_lit(o, "\",\"recipients_1h\":") || fz_json_uint(o, v->campaign_recipients) ||
              fz_buf_lit(o, "}");
+    if (!rc && v->warn)
+        rc = write_warning(v, o);
     if (!rc && v->cache)
         rc = fz_buf_puts(o, v->cache == 2 ? ",\"cache\":\"hit\"" : ",\"cache\":\"miss\"");
     rc = rc || fz_buf_puts(o, e->version_json);

@@ -67,6 +67,8 @@ double fz_engine_compile_ms(const fz_engine *e);
 double fz_engine_load_ms(const fz_engine *e);
 /* The policy's reputation half-life, in days. */
 double fz_engine_half_life_days(const fz_engine *e);
+/* 1 when the pack has warnings.yaml: it can warn residents. */
+int fz_engine_has_warnings(const fz_engine *e);
 /* 1 when the compiled database came from the cache. */
 int fz_engine_from_cache(const fz_engine *e);
 

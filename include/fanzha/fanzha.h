@@ -15,6 +15,11 @@
 #include "rules.h"
 #include "scan.h"
 #include "bench.h"
+#include "store.h"
+#include "resident.h"
+#include "gateway.h"
+#include "outbox.h"
+#include "config.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -39,6 +39,10 @@ typedef struct fz_scan_stats {
     uint64_t by_action[3];  /* indexed by fz_action */
     uint64_t bytes;         /* input bytes consumed */
     uint64_t reloads;       /* engine swaps seen during the scan */
+    /* With an outbox: warnings to residents and guardians (queued counts
+     * spooled ones too; failed: the registry or the outbox could not be
+     * reached, so the warning was not queued). */
+    uint64_t warnings_queued, warnings_spooled, warnings_duplicate, warnings_limited, warnings_failed;
     double seconds;
 } fz_scan_stats;
 
@@ -58,6 +62,9 @@ typedef struct fz_scan_options {
     /* Shared state (verdict cache, reported numbers, campaigns), or NULL to
      * score every message on its own. */
     fz_store *store;
+    /* With a store: queue warnings for registered residents here (see
+     * outbox.h), or NULL to warn nobody. */
+    struct fz_outbox *outbox;
 } fz_scan_options;
 
 /* Score everything readable from o->in_fd. 0, or a negative code when the

@@ -403,7 +403,7 @@ void hu_receiver_control(const hu_server *s, const char *json)
 void hu_receiver_reset(const hu_server *s)
 {
     hu_receiver_control(s, "{\"mode\":\"ok\",\"retry_after\":null,\"fail_first\":0,\"hang_ms\":1000,"
-                           "\"reset_stats\":true}");
+                           "\"location\":null,\"reset_stats\":true}");
 }
 
 static long num_of(const cJSON *o, const char *name)
@@ -546,8 +546,16 @@ const hu_tls *hu_tls_make(void)
                 "-addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign");
     run(t->dir, "openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
                 "-keyout server.key -out server.csr -subj '/CN=127.0.0.1'");
-    run(t->dir, "printf 'subjectAltName=IP:127.0.0.1\\nbasicConstraints=CA:FALSE\\n"
-                "keyUsage=critical,digitalSignature\\nextendedKeyUsage=serverAuth\\n' >server.ext");
+    /* Written here, not by a shell command: run() appends its own
+     * ">>openssl.log", which would take the place of a redirection to the
+     * file (the last one wins) and leave server.ext empty. */
+    char ext[320];
+    snprintf(ext, sizeof ext, "%s/server.ext", t->dir);
+    FILE *f = fopen(ext, "w");
+    assert_non_null(f);
+    fputs("subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n"
+          "keyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n", f);
+    assert_int_equal(fclose(f), 0);
     run(t->dir, "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 "
                 "-extfile server.ext -out server.pem");
     char dir[sizeof t->dir];    /* a copy: t->dir and t->ca share one object for -Wrestrict */

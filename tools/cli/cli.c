@@ -126,6 +126,74 @@ int cli_open_store(const char *cmd, const char *url, fz_store **out)
     return rc;
 }
 
+int cli_state_opt(int argc, char **argv, int *i, cli_state *s)
+{
+    const char *v;
+    if (cli_opt(argc, argv, i, "--redis", &v))
+        s->redis = v;
+    else if (cli_opt(argc, argv, i, "--state-dir", &v))
+        s->state_dir = v;
+    else if (cli_opt(argc, argv, i, "--config", &v))
+        s->config_path = v;
+    else
+        return 0;
+    return 1;
+}
+
+static const char *env_or(const char *name, const char *dflt)
+{
+    const char *v = getenv(name);
+    return v && *v ? v : dflt;
+}
+
+static const char *default_state_dir(void)
+{
+    static char path[4096];
+    const char *xdg = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
+    if (xdg && *xdg)
+        snprintf(path, sizeof path, "%s/fanzha", xdg);
+    else if (home && *home)
+        snprintf(path, sizeof path, "%s/.local/state/fanzha", home);
+    else
+        return NULL;
+    return path;
+}
+
+int cli_state_open(const char *cmd, cli_state *s, fz_store **out)
+{
+    fz_error err;
+    const char *path = s->config_path ? s->config_path : env_or("FANZHA_CONFIG", NULL);
+    if (path && !s->config && fz_config_load(path, &s->config, &err)) {
+        cli_error(cmd, "%s", err.message);
+        return -1;
+    }
+    const char *redis = s->redis ? s->redis : env_or("FANZHA_REDIS", fz_config_redis(s->config));
+    const char *dir = s->state_dir ? s->state_dir
+                                   : env_or("FANZHA_STATE_DIR", fz_config_state_dir(s->config) ? fz_config_state_dir(s->config)
+                                                                                                 : default_state_dir());
+    fz_store_options o = {redis && *redis ? redis : NULL, NULL, 0, 0};
+    o.dir = dir;
+    int rc = fz_store_open(&o, out, &err);
+    if (rc)
+        cli_error(cmd, "%s", err.message);
+    return rc;
+}
+
+const fz_gateway_options *cli_state_gateway(const char *cmd, const cli_state *s)
+{
+    const fz_gateway_options *g = fz_config_gateway(s->config);
+    if (!g)
+        cli_error(cmd, "no gateway configured: give --config FILE (or set FANZHA_CONFIG) with a 'gateway:' "
+                       "section (see README, \"Warning residents\")");
+    return g;
+}
+
+void cli_state_free(cli_state *s)
+{
+    fz_config_free(s->config);
+    s->config = NULL;
+}
+
 int cli_ingest_reports(const char *cmd, fz_store *s, const char *path, double half_life_days, size_t *ok,
                        size_t *bad)
 {

@@ -14,6 +14,8 @@ int cmd_rules(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_campaigns(int argc, char **argv);
+int cmd_resident(int argc, char **argv);
+int cmd_outbox(int argc, char **argv);
 
 /* Exit codes: 0 success, 1 the job found a problem (rule errors, failed
  * examples), 2 usage errors, 3 runtime failures (I/O, memory). */
@@ -35,7 +37,33 @@ int cli_load_engine(const char *rules_dir, const char *cache_dir, fz_diag_level 
 
 void cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* The store: Redis when url (or $FANZHA_REDIS) is set, else embedded. */
+/* Where state lives, from the options every stateful command shares:
+ * --redis URL, --state-dir DIR, --config FILE. Each wins over its
+ * environment variable ($FANZHA_REDIS, $FANZHA_STATE_DIR, $FANZHA_CONFIG),
+ * which wins over the configuration file; the state directory defaults to
+ * $XDG_STATE_HOME/fanzha or ~/.local/state/fanzha. */
+typedef struct cli_state {
+    const char *redis, *state_dir, *config_path;
+    fz_config *config;
+} cli_state;
+
+/* 1 when argv[*i] was one of the state options (consumed), else 0. */
+int cli_state_opt(int argc, char **argv, int *i, cli_state *s);
+/* Read the configuration file (if any) and open the store. 0, or prints why not. */
+int cli_state_open(const char *cmd, cli_state *s, fz_store **out);
+/* The gateway of the configuration file, or NULL after printing why there is none. */
+const fz_gateway_options *cli_state_gateway(const char *cmd, const cli_state *s);
+void cli_state_free(cli_state *s);
+/* The help lines of the state options. */
+#define CLI_STATE_HELP                                                                                             \
+    "  --redis URL         shared state in Redis: redis://[:password@]host[:port][/db]\n"                          \
+    "                      (default: $FANZHA_REDIS, else the config file's, else embedded)\n"                      \
+    "  --state-dir DIR     the embedded store's directory: residents, reports, the warning\n"                      \
+    "                      spool (default: $FANZHA_STATE_DIR, else ~/.local/state/fanzha)\n"                       \
+    "  --config FILE       configuration file: redis, state_dir, gateway (default: $FANZHA_CONFIG)\n"
+
+/* The store: Redis when url (or $FANZHA_REDIS) is set, else embedded
+ * without a state directory (for measurements). */
 int cli_open_store(const char *cmd, const char *url, fz_store **out);
 /* Print why `cmd` needs Redis and return 0 when no URL is set (neither url
  * nor $FANZHA_REDIS); 1 when one is. */

@@ -7,8 +7,8 @@
 #include "cli.h"
 
 static const char k_help[] =
-    "usage: fanzha report [--redis URL] [FILE|-]\n"
-    "       fanzha report --lookup NUMBER [--redis URL] [--rules DIR]\n\n"
+    "usage: fanzha report [STATE OPTIONS] [FILE|-]\n"
+    "       fanzha report --lookup NUMBER [STATE OPTIONS] [--rules DIR]\n\n"
     "Record reports, one JSON object a line:\n"
     "  {\"number\":\"+8617012345678\",\"reporter\":\"r-9\",\"kind\":\"sms\",\"ts\":\"2026-11-22T08:00:00+08:00\"}\n"
     "Only number is required; ts is ISO 8601 or Unix seconds (default: now). A\n"
@@ -17,17 +17,20 @@ static const char k_help[] =
     "reporter twice counts once, and old reports fade. Numbers and reporters are\n"
     "stored as keyed hashes ($FANZHA_HASH_KEY), never in clear.\n\n"
     "Reports live in Redis (--redis URL or $FANZHA_REDIS), shared by every scan\n"
-    "and service. Without Redis, give them to a scan instead: fanzha scan --reports FILE.\n";
+    "and service; without Redis, in the state directory, where every scan on this\n"
+    "machine finds them.\n\n"
+    "state options:\n" CLI_STATE_HELP;
 
 int cmd_report(int argc, char **argv)
 {
-    const char *redis = NULL, *rules = NULL, *lookup = NULL, *input = NULL, *v;
+    const char *rules = NULL, *lookup = NULL, *input = NULL, *v;
+    cli_state state = {0};
     for (int i = 1; i < argc; i++) {
         if (cli_flag(argv, i, "--help") || cli_flag(argv, i, "-h")) {
             fputs(k_help, stdout);
             return 0;
-        } else if (cli_opt(argc, argv, &i, "--redis", &v)) {
-            redis = v;
+        } else if (cli_state_opt(argc, argv, &i, &state)) {
+            continue;
         } else if (cli_opt(argc, argv, &i, "--rules", &v)) {
             rules = v;
         } else if (cli_opt(argc, argv, &i, "--lookup", &v)) {
@@ -39,18 +42,16 @@ int cmd_report(int argc, char **argv)
             input = argv[i];
         }
     }
-    if (!cli_require_redis("report", redis, "reports")) {
-        fprintf(stderr, "  (without Redis, give the reports to a scan: fanzha scan --reports FILE)\n");
-        return EXIT_USAGE;
-    }
     fz_engine *e;
     if (cli_load_engine(rules, cli_default_cache(), FZ_DIAG_ERROR, &e))
         return 1;
     double half_life = fz_engine_half_life_days(e);
     fz_engine_release(e);
     fz_store *s;
-    if (cli_open_store("report", redis, &s))
+    if (cli_state_open("report", &state, &s)) {
+        cli_state_free(&state);
         return EXIT_RUNTIME;
+    }
     int rc = 0;
     if (lookup) {
         fz_standing st;
@@ -72,5 +73,6 @@ int cmd_report(int argc, char **argv)
         fprintf(stderr, "fanzha report: %zu recorded, %zu unreadable (%s)\n", ok, bad, fz_store_describe(s));
     }
     fz_store_close(s);
+    cli_state_free(&state);
     return rc ? EXIT_RUNTIME : 0;
 }

@@ -29,9 +29,10 @@ static const char k_help[] =
     "  --errors FILE       write error records to FILE instead of stderr\n"
     "  --max-record BYTES  longer records become error records (default 1048576)\n"
     "  --cache DIR         compiled-database cache (default ~/.cache/fanzha); --no-cache to skip\n"
-    "  --redis URL         shared state in Redis: redis://[:password@]host[:port][/db]\n"
-    "                      (default: $FANZHA_REDIS, else an embedded in-process store)\n"
+    CLI_STATE_HELP
     "  --state none        score every message on its own: no verdict cache, reports, campaigns\n"
+    "  --warn              warn registered residents (fanzha resident): queue warnings in the\n"
+    "                      outbox for `fanzha outbox deliver`; verdicts then say \"warning\":{...}\n"
     "  --reports FILE      record these reported numbers (JSON Lines) before scanning\n"
     "  -q, --quiet         no summary and no progress line\n\n"
     "SIGHUP reloads the rules from the same place; a broken pack is refused and\n"
@@ -42,6 +43,8 @@ static const char k_help[] =
 typedef struct {
     const char *rules, *cache;
     fz_store *store;
+    fz_outbox *outbox;
+    cli_state state;
     fz_engine_slot *slot;
     volatile sig_atomic_t stop;
     off_t input_size;
@@ -110,6 +113,33 @@ static void state_summary(const scan_ctx *c)
                     (unsigned long long)top[i].recipients, top[i].sample);
 }
 
+/* --warn needs templates in the pack and a place for the outbox. */
+static int open_outbox(scan_ctx *c, const fz_engine *e)
+{
+    fz_error err;
+    if (!fz_engine_has_warnings(e)) {
+        cli_error("scan", "--warn: the rule pack has no warnings.yaml (the words residents receive)");
+        return -1;
+    }
+    if (fz_outbox_open(c->store, &c->outbox, &err)) {
+        cli_error("scan", "--warn: %s", err.message);
+        return -1;
+    }
+    return 0;
+}
+
+static void warn_summary(const scan_ctx *c, const fz_scan_stats *st)
+{
+    if (!c->outbox)
+        return;
+    fprintf(stderr,
+            "fanzha scan: warnings queued %llu (spooled %llu), duplicate %llu, over the daily limit %llu, "
+            "failed %llu; deliver them with `fanzha outbox deliver`\n",
+            (unsigned long long)st->warnings_queued, (unsigned long long)st->warnings_spooled,
+            (unsigned long long)st->warnings_duplicate, (unsigned long long)st->warnings_limited,
+            (unsigned long long)st->warnings_failed);
+}
+
 static void summary(const scan_ctx *c, const fz_scan_stats *st, fz_engine *e)
 {
     if (c->progress_shown)
@@ -129,8 +159,8 @@ int cmd_scan(int argc, char **argv)
 {
     scan_ctx c = {0};
     fz_scan_options o = {0};
-    const char *input = NULL, *output = NULL, *errors = NULL, *redis = NULL, *reports = NULL, *v;
-    int quiet = 0, threads = 1, format = -1, stateless = 0;
+    const char *input = NULL, *output = NULL, *errors = NULL, *reports = NULL, *v;
+    int quiet = 0, threads = 1, format = -1, stateless = 0, warn = 0;
     unsigned long n;
     c.cache = cli_default_cache();
     for (int i = 1; i < argc; i++) {
@@ -164,8 +194,10 @@ int cmd_scan(int argc, char **argv)
             c.cache = v;
         } else if (cli_flag(argv, i, "--no-cache")) {
             c.cache = NULL;
-        } else if (cli_opt(argc, argv, &i, "--redis", &v)) {
-            redis = v;
+        } else if (cli_state_opt(argc, argv, &i, &c.state)) {
+            continue;
+        } else if (cli_flag(argv, i, "--warn")) {
+            warn = 1;
         } else if (cli_opt(argc, argv, &i, "--state", &v)) {
             if (strcmp(v, "none") != 0) {
                 cli_error("scan", "--state takes 'none' (use --redis URL for Redis)");
@@ -209,13 +241,15 @@ int cmd_scan(int argc, char **argv)
     fz_engine *e;
     if (cli_load_engine(c.rules, c.cache, FZ_DIAG_ERROR, &e))
         return 1;
-    if (stateless && (redis || reports)) {
-        cli_error("scan", "--state none cannot be combined with --redis or --reports");
+    if (stateless && (c.state.redis || reports || warn)) {
+        cli_error("scan", "--state none cannot be combined with --redis, --reports or --warn");
         fz_engine_release(e);
         return EXIT_USAGE;
     }
-    if (!stateless && cli_open_store("scan", redis, &c.store)) {
+    if (!stateless && (cli_state_open("scan", &c.state, &c.store) || (warn && open_outbox(&c, e)))) {
         fz_engine_release(e);
+        fz_store_close(c.store);
+        cli_state_free(&c.state);
         return EXIT_RUNTIME;
     }
     if (reports) {
@@ -236,12 +270,15 @@ int cmd_scan(int argc, char **argv)
     o.progress = c.input_size > 0 ? progress : NULL;
     o.progress_ud = &c;
     o.store = c.store;
+    o.outbox = c.outbox;
     if (!c.slot || o.out_fd < 0 || o.err_fd < 0) {
         if (c.slot)
             fz_engine_slot_free(c.slot);
         else
             fz_engine_release(e);
+        fz_outbox_close(c.outbox);
         fz_store_close(c.store);
+        cli_state_free(&c.state);
         if (in != STDIN_FILENO)
             close(in);
         return EXIT_RUNTIME;
@@ -262,12 +299,15 @@ int cmd_scan(int argc, char **argv)
     if (!quiet) {
         summary(&c, &st, shown);
         state_summary(&c);
+        warn_summary(&c, &st);
     }
     fz_engine_release(shown);
     if (rc)
         cli_error("scan", "%s", err.message);
     fz_engine_slot_free(c.slot);
+    fz_outbox_close(c.outbox);
     fz_store_close(c.store);
+    cli_state_free(&c.state);
     if (in != STDIN_FILENO)
         close(in);
     return rc ? EXIT_RUNTIME : 0;

@@ -12,7 +12,9 @@ static const struct {
 } k_commands[] = {
     {"scan", cmd_scan, "score a stream of messages (JSON Lines or CSV) into verdicts"},
     {"rules", cmd_rules, "check, test and measure a rule pack (rules check|test)"},
-    {"report", cmd_report, "record reported numbers in Redis, or look up a number's standing"},
+    {"report", cmd_report, "record reported numbers, or look up a number's standing"},
+    {"resident", cmd_resident, "register the residents to warn (add|remove|list|import)"},
+    {"outbox", cmd_outbox, "the warnings waiting for the gateway (list|deliver|replay|purge)"},
     {"campaigns", cmd_campaigns, "list this hour's scam campaigns (templates sent to many recipients)"},
     {"bench", cmd_bench, "measure throughput: end to end, bare Hyperscan, PCRE2 alone"},
 };

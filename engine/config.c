@@ -1,0 +1,173 @@
+/* config.c — reading the operator's configuration file (fanzha/config.h).
+ *
+ * The file is read with the rule packs' YAML reader (ydoc.c), so a mistake
+ * is reported the same way: file:line:col and what is wrong. Every string
+ * is copied into the config's arena and lives as long as it. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "arena.h"
+#include "diag.h"
+#include "fanzha/config.h"
+#include "ydoc.h"
+
+struct fz_config {
+    fz_arena arena;
+    char *redis, *state_dir;
+    int has_gateway;
+    fz_gateway_options gateway;
+};
+
+static int read_file(const char *path, char **data, size_t *len, fz_error *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return fz_error_set(err, FZ_EIO, "cannot read %s", path);
+    enum { MAX = 1 << 20 };
+    char *buf = malloc(MAX + 1);
+    size_t n = buf ? fread(buf, 1, MAX + 1, f) : 0;
+    int failed = buf && ferror(f);
+    fclose(f);
+    if (!buf)
+        return fz_error_set(err, FZ_ENOMEM, "out of memory");
+    if (failed || n > MAX) {
+        free(buf);
+        return fz_error_set(err, failed ? FZ_EIO : FZ_ETOOBIG, failed ? "cannot read %s" : "%s is larger than 1 MiB",
+                            path);
+    }
+    *data = buf;
+    *len = n;
+    return 0;
+}
+
+/* An optional integer >= 0 into *out (left alone when absent). */
+static int int_key(fz_ydoc *d, yaml_node_t *map, const char *key, long *out)
+{
+    yaml_node_t *v = fz_ydoc_get(d, map, key);
+    double x;
+    if (!v)
+        return 0;
+    char what[64];
+    snprintf(what, sizeof what, "gateway.%s", key);
+    if (fz_ydoc_number(d, v, NULL, what, &x))
+        return 1;
+    if (x < 0 || x > 1e12 || x != (double)(long)x) {
+        fz_ydoc_error(d, v, NULL, "%s must be a whole number >= 0", what);
+        return 1;
+    }
+    *out = (long)x;
+    return 0;
+}
+
+static int string_key(fz_ydoc *d, yaml_node_t *map, const char *key, const char **out)
+{
+    yaml_node_t *v = fz_ydoc_get(d, map, key);
+    char *s;
+    if (!v)
+        return 0;
+    if (fz_ydoc_string(d, v, NULL, key, &s))
+        return 1;
+    *out = s;
+    return 0;
+}
+
+static int parse_gateway(fz_config *c, fz_ydoc *d, yaml_node_t *g)
+{
+    static const char *const keys[] = {"url",        "method",      "headers",       "body",
+                                       "ca_file",    "timeout_ms",  "connect_timeout_ms",
+                                       "concurrency", "max_attempts", "backoff_base_ms",
+                                       "backoff_max_ms", "retry_after_max_s", NULL};
+    fz_gateway_options *o = &c->gateway;
+    int bad = fz_ydoc_check_keys(d, g, keys, NULL, "gateway");
+    long concurrency = 0, attempts = 0;
+    bad += string_key(d, g, "url", &o->url) + string_key(d, g, "method", &o->method) +
+           string_key(d, g, "body", &o->body) + string_key(d, g, "ca_file", &o->ca_file);
+    bad += int_key(d, g, "timeout_ms", &o->timeout_ms) + int_key(d, g, "connect_timeout_ms", &o->connect_timeout_ms) +
+           int_key(d, g, "concurrency", &concurrency) + int_key(d, g, "max_attempts", &attempts) +
+           int_key(d, g, "backoff_base_ms", &o->backoff_base_ms) + int_key(d, g, "backoff_max_ms", &o->backoff_max_ms) +
+           int_key(d, g, "retry_after_max_s", &o->retry_after_max_s);
+    o->concurrency = concurrency > 100000 ? 100000 : (int)concurrency;
+    o->max_attempts = attempts > 1000000 ? 1000000 : (int)attempts;
+    yaml_node_t *h = fz_ydoc_get(d, g, "headers");
+    if (h && fz_ydoc_strings(d, h, NULL, "gateway.headers", (char ***)&o->headers, NULL, &o->n_headers))
+        bad++;
+    if (!o->url) {
+        fz_ydoc_error(d, g, NULL, "gateway needs a 'url'");
+        bad++;
+    }
+    c->has_gateway = 1;
+    return bad;
+}
+
+/* Only the first error is kept (in the diags); nothing to print. */
+static void keep_first(void *ud, const fz_diag *dg)
+{
+    (void)ud;
+    (void)dg;
+}
+
+int fz_config_load(const char *path, fz_config **out, fz_error *err)
+{
+    static const char *const keys[] = {"redis", "state_dir", "gateway", NULL};
+    *out = NULL;
+    char *data;
+    size_t len;
+    int rc = read_file(path, &data, &len, err);
+    if (rc)
+        return rc;
+    fz_config *c = calloc(1, sizeof *c);
+    if (!c) {
+        free(data);
+        return fz_error_set(err, FZ_ENOMEM, "out of memory");
+    }
+    fz_arena_init(&c->arena, 4096);
+    fz_diags diags;
+    fz_diags_init(&diags, keep_first, NULL);
+    fz_ydoc d;
+    int bad = fz_ydoc_load(&d, path, data, len, &diags, &c->arena) != 0;
+    yaml_node_t *root = bad ? NULL : fz_ydoc_root(&d);
+    if (root && !fz_ynode_is(root, YAML_MAPPING_NODE)) {
+        fz_ydoc_error(&d, root, NULL, "a configuration file is a mapping (redis, state_dir, gateway)");
+        bad++;
+    } else if (root) {
+        bad += fz_ydoc_check_keys(&d, root, keys, NULL, "the configuration");
+        bad += string_key(&d, root, "redis", (const char **)&c->redis);
+        bad += string_key(&d, root, "state_dir", (const char **)&c->state_dir);
+        yaml_node_t *g = fz_ydoc_get(&d, root, "gateway");
+        if (g)
+            bad += parse_gateway(c, &d, g);
+    }
+    fz_ydoc_free(&d);
+    free(data);
+    if (bad || diags.errors) {
+        fz_error_set(err, FZ_EPARSE, "%s", diags.first.message[0] ? diags.first.message : "invalid configuration");
+        fz_config_free(c);
+        return FZ_EPARSE;
+    }
+    *out = c;
+    return 0;
+}
+
+void fz_config_free(fz_config *c)
+{
+    if (!c)
+        return;
+    fz_arena_free(&c->arena);
+    free(c);
+}
+
+const char *fz_config_redis(const fz_config *c)
+{
+    return c ? c->redis : NULL;
+}
+
+const char *fz_config_state_dir(const fz_config *c)
+{
+    return c ? c->state_dir : NULL;
+}
+
+const fz_gateway_options *fz_config_gateway(const fz_config *c)
+{
+    return c && c->has_gateway ? &c->gateway : NULL;
+}
