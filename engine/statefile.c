@@ -18,6 +18,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <sodium.h>
+
 #include "statefile.h"
 
 #define SCHEMA_REVISION 1
@@ -35,7 +37,9 @@ static const char k_schema[] =
     "CREATE INDEX IF NOT EXISTS outbox_due ON outbox(box, due_ms);"
     "CREATE TABLE IF NOT EXISTS once(key TEXT PRIMARY KEY, expires INTEGER NOT NULL) WITHOUT ROWID;"
     "CREATE TABLE IF NOT EXISTS counts(key TEXT PRIMARY KEY, n INTEGER NOT NULL, expires INTEGER NOT NULL)"
-    " WITHOUT ROWID;";
+    " WITHOUT ROWID;"
+    /* the directory's own secret (when no FANZHA_HASH_KEY is given) */
+    "CREATE TABLE IF NOT EXISTS meta(k TEXT PRIMARY KEY, v BLOB NOT NULL) WITHOUT ROWID;";
 
 struct fz_statefile {
     char dir[1024];
@@ -48,6 +52,8 @@ struct fz_statefile {
     } stmts[MAX_STMTS];
     int n_stmts;
     long long data_version;
+    unsigned char secret[32];   /* fz_statefile_secret: kept in meta when the file is created */
+    int secret_pending;
 };
 
 int fz_statefile_new(const char *dir, fz_statefile **out, fz_error *err)
@@ -74,6 +80,7 @@ void fz_statefile_free(fz_statefile *sf)
         sqlite3_finalize(sf->stmts[i].st);
     sqlite3_close(sf->db);
     pthread_mutex_destroy(&sf->mu);
+    sodium_memzero(sf->secret, sizeof sf->secret);
     free(sf);
 }
 
@@ -118,12 +125,65 @@ int fz_statefile_exec(fz_statefile *sf, const char *sql, fz_error *err)
     return FZ_EIO;
 }
 
+/* Store the pending secret (unless another process stored one first: then
+ * that one is read back, and this process's differs until it restarts, a
+ * race of two first writers that only costs a few lookups). */
+static int keep_secret(fz_statefile *sf)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(sf->db, "INSERT OR IGNORE INTO meta(k, v) VALUES('secret', ?1)", -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    sqlite3_bind_blob(st, 1, sf->secret, sizeof sf->secret, SQLITE_STATIC);
+    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+    sqlite3_finalize(st);
+    if (!rc)
+        sf->secret_pending = 0;
+    return rc;
+}
+
+/* The stored secret into out: 1, or 0 when there is none. */
+static int read_secret(fz_statefile *sf, unsigned char out[32])
+{
+    sqlite3_stmt *st = NULL;
+    int found = 0;
+    if (sqlite3_prepare_v2(sf->db, "SELECT v FROM meta WHERE k = 'secret'", -1, &st, NULL) != SQLITE_OK)
+        return 0;
+    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_bytes(st, 0) == 32) {
+        memcpy(out, sqlite3_column_blob(st, 0), 32);
+        found = 1;
+    }
+    sqlite3_finalize(st);
+    return found;
+}
+
+int fz_statefile_secret(fz_statefile *sf, unsigned char out[32], fz_error *err)
+{
+    fz_statefile_lock(sf);
+    fz_error e2 = {0, ""};
+    sqlite3 *db = fz_statefile_db(sf, 0, &e2);
+    int rc = 0;
+    if (!db && e2.code) {
+        rc = fz_error_set(err, e2.code, "%s", e2.message);
+    } else if (!db || !read_secret(sf, out)) {
+        randombytes_buf(sf->secret, sizeof sf->secret);
+        sf->secret_pending = 1;
+        /* stored now (or another process's, read back) */
+        if (db && keep_secret(sf) == 0)
+            read_secret(sf, sf->secret);
+        memcpy(out, sf->secret, 32);
+    }
+    fz_statefile_unlock(sf);
+    return rc;
+}
+
 static int setup(fz_statefile *sf, fz_error *err)
 {
     sqlite3_busy_timeout(sf->db, 5000);
     if (fz_statefile_exec(sf, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", err) ||
         fz_statefile_exec(sf, k_schema, err))
         return FZ_EIO;
+    if (sf->secret_pending && keep_secret(sf))
+        return fz_error_set(err, FZ_EIO, "%s: cannot store the directory's secret", sf->path);
     char pragma[64];
     snprintf(pragma, sizeof pragma, "PRAGMA user_version=%d;", SCHEMA_REVISION);
     return fz_statefile_exec(sf, pragma, err);

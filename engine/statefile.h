@@ -30,6 +30,12 @@ int fz_statefile_exec(fz_statefile *sf, const char *sql, fz_error *err);
 /* A cached prepared statement (reset, bindings cleared), or NULL with err. */
 sqlite3_stmt *fz_statefile_stmt(fz_statefile *sf, const char *sql, fz_error *err);
 
+/* The directory's own secret, for a store given no FANZHA_HASH_KEY: read
+ * from the file, or made at random and stored when the file is created, so
+ * that every process using the directory hashes and seals alike and no
+ * two directories share a key. 0, or FZ_EIO when the file cannot be read. */
+int fz_statefile_secret(fz_statefile *sf, unsigned char out[32], fz_error *err);
+
 /* 1 when another connection (another process) changed the file since the
  * last call, or on the first call with the file open. */
 int fz_statefile_changed(fz_statefile *sf);

@@ -32,14 +32,37 @@ static void sodium_setup(void)
 
 /* Two keys from one secret: one for hashing (numbers as keys), one for
  * sealing (records read back). Knowing one tells nothing of the other. */
-static void set_keys(fz_store *s, const char *secret)
+static void set_keys(fz_store *s, const void *secret, size_t len)
 {
     unsigned char master[32];
-    crypto_generichash(master, sizeof master, (const unsigned char *)secret, strlen(secret), NULL, 0);
+    crypto_generichash(master, sizeof master, secret, len, NULL, 0);
     memcpy(s->hash_key, master, sizeof s->hash_key);
     crypto_generichash(s->seal_key, sizeof s->seal_key, (const unsigned char *)"fanzha seal", 11, master,
                        sizeof master);
     sodium_memzero(master, sizeof master);
+}
+
+/* The secret: the one given; else, for an embedded store with a state
+ * directory, the directory's own (random, kept in state.db); else a
+ * built-in one, which only an in-memory store or a test should rely on
+ * (every process sharing a Redis must be given the same FANZHA_HASH_KEY). */
+static int choose_keys(fz_store *s, const fz_store_options *o, const char *key, fz_error *err)
+{
+    static const char builtin[] = "fanzha built-in number-hashing key: set FANZHA_HASH_KEY in production";
+    if (key) {
+        set_keys(s, key, strlen(key));
+        return 0;
+    }
+    if (!s->sf || (o->url && *o->url)) {
+        set_keys(s, builtin, sizeof builtin - 1);
+        return 0;
+    }
+    unsigned char own[32];
+    int rc = fz_statefile_secret(s->sf, own, err);
+    if (!rc)
+        set_keys(s, own, sizeof own);
+    sodium_memzero(own, sizeof own);
+    return rc;
 }
 
 int fz_store_open(const fz_store_options *o, fz_store **out, fz_error *err)
@@ -55,9 +78,14 @@ int fz_store_open(const fz_store_options *o, fz_store **out, fz_error *err)
     if (!s)
         return fz_error_set(err, FZ_ENOMEM, "out of memory");
     const char *key = o->hash_key ? o->hash_key : getenv("FANZHA_HASH_KEY");
-    set_keys(s, key && *key ? key : "fanzha built-in number-hashing key: set FANZHA_HASH_KEY in production");
     int rc = o->dir && *o->dir ? fz_statefile_new(o->dir, &s->sf, err) : 0;
     if (rc) {
+        free(s);
+        return rc;
+    }
+    rc = choose_keys(s, o, key && *key ? key : NULL, err);
+    if (rc) {
+        fz_statefile_free(s->sf);
         free(s);
         return rc;
     }

@@ -20,6 +20,7 @@ export FANZHA_HASH_KEY="test_state.sh hashing key"
 unset FANZHA_REDIS
 RULES="$SRC/tests/data/rules-state"
 T=$(mktemp -d "${TMPDIR:-/tmp}/fanzha-state-test.XXXXXX")
+export FANZHA_STATE_DIR="$T/state"     # the embedded store's directory: fresh for each run
 BG_PIDS=()
 # shellcheck source=tests/cli/redis.sh
 . "$SRC/tests/cli/redis.sh"
@@ -156,7 +157,7 @@ cmp -s "$T/c0.out" <(strip_cache "$T/e4.out") || fail "embedded store, 4 threads
 [ "$(grep -c '"cache":"miss"' "$T/e1.out")" -eq 40 ] || fail "embedded store: first run"
 "$FANZHA" scan --rules "$RULES" -o "$T/e2.out" "$T/cache.jsonl" 2>"$T/e2.log"
 [ "$(grep -c '"cache":"miss"' "$T/e2.out")" -eq 40 ] || fail "embedded store kept state across processes?"
-state_line "$T/e2.log" | grep -q '^fanzha scan: state embedded: cache 5960 hits, 40 misses' || fail "embedded state line: $(state_line "$T/e2.log")"
+state_line "$T/e2.log" | grep -q '^fanzha scan: state embedded ([^)]*): cache 5960 hits, 40 misses' || fail "embedded state line: $(state_line "$T/e2.log")"
 ok "second run all hits, same verdicts as the first and as --state none; summary counts them"
 
 # --- 2. reported numbers -------------------------------------------------------------------------------
@@ -205,12 +206,15 @@ jq -e '.reporters == 2' "$T/env.json" >/dev/null || fail "FANZHA_REDIS: $(cat "$
 RC=0
 "$FANZHA" report --redis "$URL" --rules "$RULES" --lookup "not a number" >/dev/null 2>"$T/nan.err" || RC=$?
 [ "$RC" -eq 3 ] && grep -q "not a phone number" "$T/nan.err" || fail "lookup of a non-number: exit $RC: $(cat "$T/nan.err")"
-# Without Redis: exit 2, with a message that says what to do.
-RC=0
-"$FANZHA" report --rules "$RULES" "$T/reports.jsonl" >/dev/null 2>"$T/nored.err" || RC=$?
-[ "$RC" -eq 2 ] || fail "no Redis: exit $RC"
-grep -q -- '--redis URL' "$T/nored.err" && grep -q 'FANZHA_REDIS' "$T/nored.err" || fail "no Redis: message: $(cat "$T/nored.err")"
-[ "$(code env FANZHA_REDIS= "$FANZHA" report --rules "$RULES" --lookup 17001234567)" -eq 2 ] || fail "empty FANZHA_REDIS is not Redis"
+# Without Redis: the state directory keeps the reports, for later lookups and scans.
+"$FANZHA" report --rules "$RULES" "$T/reports.jsonl" >/dev/null 2>"$T/emb.err" || fail "embedded report: $(cat "$T/emb.err")"
+grep -qF "fanzha report: 4 recorded, 4 unreadable (embedded ($FANZHA_STATE_DIR/state.db))" "$T/emb.err" ||
+    fail "embedded report: $(cat "$T/emb.err")"
+FANZHA_REDIS= "$FANZHA" report --rules "$RULES" --lookup 170-0123-4567 >"$T/emb.json"
+jq -e '.reporters == 2' "$T/emb.json" >/dev/null || fail "embedded lookup in a later process: $(cat "$T/emb.json")"
+[ "$(code env FANZHA_STATE_DIR="$T/other" "$FANZHA" report --rules "$RULES" --lookup 17001234567)" -eq 0 ] &&
+    env FANZHA_STATE_DIR="$T/other" "$FANZHA" report --rules "$RULES" --lookup 17001234567 | jq -e '.reporters == 0' >/dev/null ||
+    fail "another state directory is another store"
 # The reports reach the verdicts: the sender and a callback number.
 printf '{"id":1,"from":"17001234567","text":"您的快递已到，取件码5-1-2207"}\n{"id":2,"from":"13500000000","text":"您的积分即将清零，请致电170 0123 4567兑换"}\n{"id":3,"from":"13500000000","text":"您的快递已到，取件码5-1-2207"}\n' >"$T/rep-scan.jsonl"
 "$FANZHA" scan --rules "$RULES" --redis "$URL" -q "$T/rep-scan.jsonl" >"$T/rep-scan.out"
@@ -226,7 +230,7 @@ paste -d '\n' "$T/rep-scan.plain" "$T/rep-scan.out" | jq -e -s '
 "$FANZHA" scan --rules "$RULES" --reports "$T/reports.jsonl" "$T/rep-scan.jsonl" >"$T/rep-emb.out" 2>"$T/rep-emb.log"
 grep -q '^fanzha scan: 4 reports recorded, 4 unreadable$' "$T/rep-emb.log" || fail "scan --reports: $(cat "$T/rep-emb.log")"
 jq -e -s '.[0].sender.reports > 1.99' "$T/rep-emb.out" >/dev/null || fail "scan --reports: $(head -1 "$T/rep-emb.out")"
-ok "good and bad lines, lookups in any notation, reports in verdicts, exit 2 without Redis"
+ok "good and bad lines, lookups in any notation, reports in verdicts, the state directory without Redis"
 
 # --- 3. campaigns --------------------------------------------------------------------------------------
 
