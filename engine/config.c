@@ -111,8 +111,8 @@ int fz_config_load(const char *path, fz_config **out, fz_error *err)
 {
     static const char *const keys[] = {"redis", "state_dir", "gateway", NULL};
     *out = NULL;
-    char *data;
-    size_t len;
+    char *data = NULL;
+    size_t len = 0;
     int rc = read_file(path, &data, &len, err);
     if (rc)
         return rc;

@@ -26,8 +26,9 @@
  * delay drawn uniformly from [0, min(max, base * 2^(attempt-1))] ("full
  * jitter": clients that failed together do not retry together), unless it
  * was the last allowed attempt. Error texts name a status or a transport
- * failure; response bodies are discarded unread, and the warning's fields
- * (a phone number among them) never go into an error.
+ * failure; response bodies are discarded unread, a Retry-After is given as
+ * the wait made of it (never quoted), and the warning's fields (a phone
+ * number among them) never go into an error.
  *
  * A gateway is used by one thread at a time; any number of gateways may run
  * in parallel. */
@@ -35,6 +36,7 @@
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -149,9 +151,9 @@ static int settle_numbers(const fz_gateway_options *o, fz_gateway *g, fz_error *
     if (!rc)
         rc = settle_long(o->concurrency, 16, "concurrency", &concurrency, err);
     if (!rc)
-        rc = settle_long(o->max_attempts, 8, "max_attempts", &attempts, err);
+        rc = settle_long(o->max_attempts, 12, "max_attempts", &attempts, err);
     if (!rc)
-        rc = settle_long(o->backoff_base_ms, 1000, "backoff_base_ms", &g->backoff_base_ms, err);
+        rc = settle_long(o->backoff_base_ms, 2000, "backoff_base_ms", &g->backoff_base_ms, err);
     if (!rc)
         rc = settle_long(o->backoff_max_ms, 300000, "backoff_max_ms", &g->backoff_max_ms, err);
     if (!rc)
@@ -362,10 +364,14 @@ static int check_body_is_json(const fz_gateway *g, fz_error *err)
     strcpy(w.text, "a \"sample\"\nwarning \\ text");
     w.created = 1795334400;
     fz_buf b = FZ_BUF_INIT;
-    if (render(g, &w, &b))
+    if (render(g, &w, &b)) {
+        fz_buf_free(&b);
         return fz_error_set(err, FZ_ENOMEM, "out of memory");
+    }
+    /* The whole of it: '{"a":1} and more' is not JSON either. cJSON checks
+     * for the terminating NUL within the length given, hence len + 1. */
     const char *end = NULL;
-    cJSON *j = cJSON_ParseWithLengthOpts(b.data, b.len, &end, 0);
+    cJSON *j = cJSON_ParseWithLengthOpts(b.data, b.len + 1, &end, 1);
     int rc = 0;
     if (!j) {
         size_t at = end && end >= b.data ? (size_t)(end - b.data) : 0;
@@ -786,11 +792,15 @@ static int64_t backoff_ms(const fz_gateway *g, int attempt)
     return randombytes_uniform((uint32_t)bound + 1);
 }
 
-static void describe_status(long status, const char *retry_after, char *out, size_t cap)
+/* The server's Retry-After value is not quoted: it is the server's text,
+ * like a body, and could hold anything. wait_ms is what was made of it. */
+static void describe_status(long status, const char *retry_after, int64_t wait_ms, char *out, size_t cap)
 {
     verdict v = judge_status(status);
-    if (v == V_TRANSIENT && *retry_after && (status == 429 || status == 503))
-        snprintf(out, cap, "HTTP %ld (Retry-After %.40s)", status, retry_after);
+    if (v == V_TRANSIENT && *retry_after && (status == 429 || status == 503) && wait_ms >= 0)
+        snprintf(out, cap, "HTTP %ld (Retry-After %lld s)", status, (long long)(wait_ms / 1000));
+    else if (v == V_TRANSIENT && *retry_after && (status == 429 || status == 503))
+        snprintf(out, cap, "HTTP %ld (Retry-After not understood)", status);
     else if (v == V_TRANSIENT)
         snprintf(out, cap, "HTTP %ld", status);
     else if (status >= 300 && status < 400)
@@ -867,7 +877,7 @@ static void classify(const fz_gateway *g, slot *s, CURLcode cc, fz_delivery *d)
         v = judge_status(status);
         if (status == 429 || status == 503)
             wait_ms = retry_after_ms(s->retry_after, g->retry_after_max_s);
-        describe_status(status, s->retry_after, d->error, sizeof d->error);
+        describe_status(status, s->retry_after, wait_ms, d->error, sizeof d->error);
     }
     if (v == V_DELIVERED) {
         d->result = FZ_DELIVERED;
@@ -875,7 +885,7 @@ static void classify(const fz_gateway *g, slot *s, CURLcode cc, fz_delivery *d)
         d->result = FZ_DEAD;
     } else if (attempt >= g->max_attempts) {
         size_t n = strlen(d->error);
-        snprintf(d->error + n, sizeof d->error - n, "; gave up after %d attempts", attempt);
+        snprintf(d->error + n, sizeof d->error - n, "; gave up after %d attempt%s", attempt, attempt == 1 ? "" : "s");
         d->result = FZ_DEAD;
     } else {
         d->result = FZ_RETRY;
@@ -928,7 +938,7 @@ int fz_gateway_poll(fz_gateway *g, int timeout_ms, fz_delivery_fn done, void *ud
         double left = deadline - mono_ms();
         if (left <= 0)
             break;
-        mc = curl_multi_poll(g->multi, NULL, 0, (int)left + 1, NULL);
+        mc = curl_multi_poll(g->multi, NULL, 0, left < INT_MAX - 1 ? (int)left + 1 : INT_MAX, NULL);
         if (mc != CURLM_OK)
             return mc == CURLM_OUT_OF_MEMORY ? FZ_ENOMEM : FZ_EIO;
     }

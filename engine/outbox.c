@@ -374,6 +374,10 @@ typedef struct claim {
     char handle[48];
     int unreadable;
     struct claim *next_free;
+    /* unreadable: buried after the claim call (the backend is busy in it) */
+    char id[33];
+    fz_buf sealed;
+    struct claim *next_bury;
 } claim;
 
 typedef struct deliverer {
@@ -385,28 +389,31 @@ typedef struct deliverer {
     claim *free_claims;
     place *claiming;
     size_t claimed;             /* in the current claim call */
+    claim *to_bury;             /* unreadable claims of the current claim call */
     int64_t store_pause_until;
     fz_buf blob;
 } deliverer;
 
-static void count_store_error(deliverer *d)
+static void count_store_error(deliverer *d, const fz_error *err)
 {
     d->st->store_errors++;
+    snprintf(d->st->last_store_error, sizeof d->st->last_store_error, "%.159s", err->message);
     d->store_pause_until = now_ms() + STORE_PAUSE_MS;
 }
 
 static void settle(deliverer *d, claim *c, const fz_warning *w, fz_settle how, int64_t due_ms)
 {
     fz_buf *blob = NULL;
+    fz_error err = {0, "out of memory"};
     if (how != FZ_SETTLE_DELIVERED) {
         if (seal(d->o->store, w, &d->blob)) {
-            count_store_error(d);           /* the lease brings it back */
+            count_store_error(d, &err);     /* the lease brings it back */
             return;
         }
         blob = &d->blob;
     }
-    if (c->p->be->settle(c->p->impl, c->handle, w->id, how, due_ms, blob, NULL))
-        count_store_error(d);
+    if (c->p->be->settle(c->p->impl, c->handle, w->id, how, due_ms, blob, &err))
+        count_store_error(d, &err);
 }
 
 static void release(deliverer *d, claim *c)
@@ -442,11 +449,11 @@ static void on_done(void *ud, void *tag, const fz_warning *sent, const fz_delive
 
 /* A warning that cannot be opened goes straight to the dead letters as it
  * is: an operator decides (the secret was changed?). */
-static void bury_unreadable(deliverer *d, claim *c, const fz_blob *b)
+static void bury_unreadable(deliverer *d, claim *c)
 {
-    fz_buf same = {(char *)b->data, b->len, b->len};
-    if (c->p->be->settle(c->p->impl, c->handle, b->id, FZ_SETTLE_DEAD, 0, &same, NULL))
-        count_store_error(d);
+    fz_error err = {0, ""};
+    if (c->p->be->settle(c->p->impl, c->handle, c->id, FZ_SETTLE_DEAD, 0, &c->sealed, &err))
+        count_store_error(d, &err);
     d->st->dead++;
     release(d, c);
 }
@@ -463,7 +470,16 @@ static int on_claimed(void *ud, const fz_blob *b)
     d->claimed++;
     fz_warning w;
     if (unseal(d->o->store, b, &w)) {
-        bury_unreadable(d, c, b);
+        /* Not settled here: the backend is in the middle of its claim (the
+         * spool holds its lock, Redis its connection). */
+        snprintf(c->id, sizeof c->id, "%s", b->id);
+        fz_buf_clear(&c->sealed);
+        if (fz_buf_append(&c->sealed, b->data, b->len)) {
+            release(d, c);                  /* the lease brings it back */
+            return 0;
+        }
+        c->next_bury = d->to_bury;
+        d->to_bury = c;
         return 0;
     }
     if (fz_gateway_submit(d->g, &w, c) != 0)
@@ -485,9 +501,15 @@ static size_t claim_due(deliverer *d)
             break;
         d->claiming = &d->o->places[k];
         d->claimed = 0;
+        fz_error err = {0, ""};
         if (d->claiming->be->claim(d->claiming->impl, room < CLAIM_MAX ? room : CLAIM_MAX, now, d->opt->lease_ms,
-                                   on_claimed, d, NULL))
-            count_store_error(d);
+                                   on_claimed, d, &err))
+            count_store_error(d, &err);
+        while (d->to_bury) {
+            claim *c = d->to_bury;
+            d->to_bury = c->next_bury;
+            bury_unreadable(d, c);
+        }
         total += d->claimed;
     }
     return total;
@@ -539,6 +561,8 @@ int fz_outbox_deliver(fz_outbox *o, fz_gateway *g, const fz_deliver_options *opt
     clock_gettime(CLOCK_MONOTONIC, &t1);
     st->seconds = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
     fz_buf_free(&d.blob);
+    for (size_t i = 0; i < n; i++)
+        fz_buf_free(&d.claims[i].sealed);
     free(d.claims);
     return rc;
 }

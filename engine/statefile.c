@@ -184,6 +184,14 @@ static int setup(fz_statefile *sf, fz_error *err)
         return FZ_EIO;
     if (sf->secret_pending && keep_secret(sf))
         return fz_error_set(err, FZ_EIO, "%s: cannot store the directory's secret", sf->path);
+    /* Written only when it changes: every write takes the file's write lock. */
+    sqlite3_stmt *st = NULL;
+    int version = -1;
+    if (sqlite3_prepare_v2(sf->db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+        version = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    if (version == SCHEMA_REVISION)
+        return 0;
     char pragma[64];
     snprintf(pragma, sizeof pragma, "PRAGMA user_version=%d;", SCHEMA_REVISION);
     return fz_statefile_exec(sf, pragma, err);
@@ -244,6 +252,8 @@ int fz_statefile_changed(fz_statefile *sf)
         return 0;
     sqlite3_stmt *st = fz_statefile_stmt(sf, "PRAGMA data_version", NULL);
     long long v = st && sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : sf->data_version;
+    if (st)
+        sqlite3_reset(st);          /* a statement left stepping holds its read snapshot: later writes fail BUSY */
     int changed = v != sf->data_version;
     sf->data_version = v;
     return changed;

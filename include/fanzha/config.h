@@ -15,8 +15,8 @@
  *     timeout_ms: 10000
  *     connect_timeout_ms: 3000
  *     concurrency: 16
- *     max_attempts: 8
- *     backoff_base_ms: 1000
+ *     max_attempts: 12
+ *     backoff_base_ms: 2000
  *     backoff_max_ms: 300000
  *     retry_after_max_s: 3600
  *

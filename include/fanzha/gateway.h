@@ -57,8 +57,9 @@ typedef struct fz_gateway_options {
     long timeout_ms;                /* whole request (default 10000) */
     long connect_timeout_ms;        /* default 3000 */
     int concurrency;                /* requests in flight (default 16) */
-    int max_attempts;               /* attempts before a warning is dead (default 8) */
-    long backoff_base_ms;           /* first retry delay bound (default 1000) */
+    int max_attempts;               /* attempts before a warning is dead (default 12: with the default backoff,
+                                     * about 12 minutes of failures on average) */
+    long backoff_base_ms;           /* first retry delay bound (default 2000) */
     long backoff_max_ms;            /* cap on a retry delay (default 300000) */
     long retry_after_max_s;         /* cap on an honoured Retry-After (default 3600) */
 } fz_gateway_options;

@@ -95,6 +95,7 @@ typedef struct fz_deliver_options {
 typedef struct fz_deliver_stats {
     uint64_t attempts, delivered, retried, dead;
     uint64_t store_errors;      /* settles or claims that failed (the lease brings them back) */
+    char last_store_error[160]; /* why the last of them failed */
     double seconds;
 } fz_deliver_stats;
 

@@ -22,7 +22,10 @@ applies first.
 Fault modes (--mode, or at runtime by the control endpoint):
     ok          200 {"ok":true} (the default)
     NNN         that status for every request (500, 503, 429, 400, 301...),
-                with a Retry-After header when retry_after is set
+                with a Retry-After header when retry_after is set and a
+                Location header (on 3xx) when location is set; the response
+                body echoes the request body, as a gateway's error message
+                quoting the rejected request would
     hang        sleep hang_ms (default 1000) and then answer as "ok": the
                 request is accepted even if the client gave up waiting
     reset       read the request, then close the socket with an RST
@@ -32,7 +35,8 @@ fail_first K (--fail-first K) adds: the first K attempts of each key get 500
 
 Control endpoint (not recorded, not counted):
     POST /_control {"mode": "ok|hang|reset|NNN", "retry_after": N or "text",
-                    "fail_first": K, "hang_ms": N, "reset_stats": true}
+                    "fail_first": K, "hang_ms": N, "location": URL,
+                    "reset_stats": true}
         changes the given settings only; answers the whole configuration.
     GET /_stats   {"requests", "accepted", "duplicates", "keys" (distinct
                    keys seen), "statuses": {"200": n, ...}, "config": {...}}
@@ -59,6 +63,7 @@ class State:
             "retry_after": args.retry_after,
             "fail_first": args.fail_first,
             "hang_ms": args.hang_ms,
+            "location": args.location,
         }
         self.log = open(args.log, "a", encoding="utf-8") if args.log else None
         self.reset_stats()
@@ -84,7 +89,7 @@ class State:
 
     def control(self, change):
         with self.lock:
-            for k in ("mode", "retry_after", "fail_first", "hang_ms"):
+            for k in ("mode", "retry_after", "fail_first", "hang_ms", "location"):
                 if k in change:
                     self.config[k] = change[k]
             self.config["mode"] = str(self.config["mode"])
@@ -134,6 +139,10 @@ class State:
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"       # keep-alive, as a real gateway
     server_version = "fanzha-test-receiver"
+    # The status line and headers go in one write and the body in another:
+    # with Nagle's algorithm the body would wait for the client's delayed
+    # ACK, 40 ms on every request of a kept-alive connection.
+    disable_nagle_algorithm = True
 
     def log_message(self, fmt, *args):
         if self.server.verbose:
@@ -144,13 +153,16 @@ class Handler(BaseHTTPRequestHandler):
         return self.rfile.read(n) if n > 0 else b""
 
     def reply(self, status, obj, extra_headers=()):
-        data = json.dumps(obj).encode()
+        # 204 and 304 have no body: one would be taken for the start of the
+        # next response on a kept-alive connection.
+        data = b"" if status in (204, 304) else json.dumps(obj).encode()
         try:
             self.send_response(status)
             for name, value in extra_headers:
                 self.send_header(name, value)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
+            if data:
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)
             self.wfile.flush()
@@ -198,7 +210,11 @@ class Handler(BaseHTTPRequestHandler):
         elif mode != "ok":
             status = int(mode)
             state.record(self, body, status, False)
-            self.reply(status, {"error": "injected"}, retry if not 200 <= status < 300 else [])
+            extra = retry if not 200 <= status < 300 else []
+            if 300 <= status < 400 and config["location"]:
+                extra = extra + [("Location", str(config["location"]))]
+            echo = body.decode("utf-8", errors="replace")
+            self.reply(status, {"error": "injected", "echo": echo}, extra)
             return
         if key is not None and attempt <= int(config["fail_first"] or 0):
             state.record(self, body, 500, False)
@@ -212,6 +228,7 @@ class Handler(BaseHTTPRequestHandler):
 class Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = 128    # socketserver's 5 would drop the SYNs of a burst of connections
     tls = None              # an ssl.SSLContext for HTTPS
 
     def finish_request(self, request, client_address):
@@ -241,6 +258,7 @@ def main():
     p.add_argument("--retry-after", default=None, help="Retry-After value sent with failures")
     p.add_argument("--fail-first", type=int, default=0, help="first K attempts of each key get 500")
     p.add_argument("--hang-ms", type=int, default=1000, help="how long hang mode sleeps")
+    p.add_argument("--location", default=None, help="Location header sent with 3xx statuses")
     p.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"), help="serve HTTPS")
     p.add_argument("--verbose", action="store_true")
     args = p.parse_args()

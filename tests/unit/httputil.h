@@ -41,7 +41,7 @@ const char *hu_server_url(const hu_server *s);
 
 /* POST /_control with a JSON object, e.g. "{\"mode\":\"hang\",\"hang_ms\":800}". */
 void hu_receiver_control(const hu_server *s, const char *json);
-/* Mode "ok", no Retry-After, no fail_first, hang 1000 ms, counters zeroed. */
+/* Mode "ok", no Retry-After, no Location, no fail_first, hang 1000 ms, counters zeroed. */
 void hu_receiver_reset(const hu_server *s);
 
 typedef struct hu_stats {

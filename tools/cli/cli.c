@@ -163,9 +163,12 @@ int cli_state_open(const char *cmd, cli_state *s, fz_store **out)
 {
     fz_error err;
     const char *path = s->config_path ? s->config_path : env_or("FANZHA_CONFIG", NULL);
-    if (path && !s->config && fz_config_load(path, &s->config, &err)) {
+    int crc;
+    if (path && !s->config && (crc = fz_config_load(path, &s->config, &err))) {
         cli_error(cmd, "%s", err.message);
-        return -1;
+        /* A mistake in the file is the operator's, as a bad option is: exit 2;
+         * a file that cannot be read is an I/O failure: exit 3. */
+        return crc == FZ_EPARSE ? EXIT_USAGE : EXIT_RUNTIME;
     }
     const char *redis = s->redis ? s->redis : env_or("FANZHA_REDIS", fz_config_redis(s->config));
     const char *dir = s->state_dir ? s->state_dir
@@ -174,9 +177,11 @@ int cli_state_open(const char *cmd, cli_state *s, fz_store **out)
     fz_store_options o = {redis && *redis ? redis : NULL, NULL, 0, 0};
     o.dir = dir;
     int rc = fz_store_open(&o, out, &err);
-    if (rc)
+    if (rc) {
         cli_error(cmd, "%s", err.message);
-    return rc;
+        return EXIT_RUNTIME;
+    }
+    return 0;
 }
 
 const fz_gateway_options *cli_state_gateway(const char *cmd, const cli_state *s)

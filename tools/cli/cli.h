@@ -49,7 +49,10 @@ typedef struct cli_state {
 
 /* 1 when argv[*i] was one of the state options (consumed), else 0. */
 int cli_state_opt(int argc, char **argv, int *i, cli_state *s);
-/* Read the configuration file (if any) and open the store. 0, or prints why not. */
+/* Read the configuration file (if any) and open the store. 0, or prints why
+ * not and returns the exit code: EXIT_USAGE for a mistake in the
+ * configuration file, EXIT_RUNTIME when it cannot be read or the store
+ * cannot be opened. */
 int cli_state_open(const char *cmd, cli_state *s, fz_store **out);
 /* The gateway of the configuration file, or NULL after printing why there is none. */
 const fz_gateway_options *cli_state_gateway(const char *cmd, const cli_state *s);

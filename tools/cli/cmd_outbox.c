@@ -223,6 +223,8 @@ static int do_deliver(fz_outbox *o, args *a)
             (unsigned long long)st.attempts, (unsigned long long)st.delivered, (unsigned long long)st.retried,
             (unsigned long long)st.dead, (unsigned long long)st.store_errors, st.seconds,
             st.seconds > 0 ? (double)st.delivered / st.seconds : 0.0);
+    if (st.store_errors)
+        fprintf(stderr, "fanzha outbox: the last store error: %s\n", st.last_store_error);
     if (rc) {
         cli_error("outbox", "%s", err.message);
         return EXIT_RUNTIME;
@@ -274,8 +276,8 @@ int cmd_outbox(int argc, char **argv)
     } else if (a.n_ids && strcmp(verb, "replay") && strcmp(verb, "purge")) {
         cli_error("outbox", "unexpected argument '%s'", a.ids[0]);
         rc = EXIT_USAGE;
-    } else if (cli_state_open("outbox", &a.state, &s)) {
-        rc = EXIT_RUNTIME;
+    } else if ((rc = cli_state_open("outbox", &a.state, &s)) != 0) {
+        /* rc: EXIT_USAGE (the configuration file) or EXIT_RUNTIME */
     } else if (fz_outbox_open(s, &o, &err)) {
         cli_error("outbox", "%s", err.message);
         rc = EXIT_RUNTIME;

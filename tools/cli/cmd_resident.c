@@ -145,7 +145,14 @@ static int do_remove_or_show(fz_store *s, const args *a, int remove)
     fz_resident r;
     int rc = remove ? fz_resident_remove(s, a->number, &err) : fz_resident_get(s, a->number, &r, &err);
     if (rc) {
-        cli_error("resident", "%s: %s", a->number, err.message);
+        /* Masked, as everywhere: the number as typed would put it in logs. */
+        char e164[24], masked[24];
+        if (fz_number_e164(a->number, e164) == 0) {
+            fz_number_mask(e164, masked);
+            cli_error("resident", "%s: %s", masked, err.message);
+        } else {
+            cli_error("resident", "%s", err.message);
+        }
         return rc == FZ_ENOENT || rc == FZ_EINVAL ? 1 : EXIT_RUNTIME;
     }
     if (remove) {
@@ -245,8 +252,8 @@ int cmd_resident(int argc, char **argv)
     } else if ((a.fields || a.guardians) && strcmp(a.verb, "add") != 0) {
         cli_error("resident", "--name, --guardian and the like go with add");
         rc = EXIT_USAGE;
-    } else if (cli_state_open("resident", &a.state, &s)) {
-        rc = EXIT_RUNTIME;
+    } else if ((rc = cli_state_open("resident", &a.state, &s)) != 0) {
+        /* rc: EXIT_USAGE (the configuration file) or EXIT_RUNTIME */
     } else if (strcmp(a.verb, "add") == 0) {
         rc = do_add(s, &a);
     } else if (strcmp(a.verb, "remove") == 0 || strcmp(a.verb, "show") == 0) {
