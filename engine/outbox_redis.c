@@ -180,6 +180,15 @@ static int rob_claim(void *impl, size_t max, int64_t now_ms, int lease_ms, fz_bl
     redisReply *stale = broken ? NULL
                                : redisCommand(c, "XAUTOCLAIM %s %s %s %s 0-0 COUNT %s", K_STREAM, GROUP,
                                               o->consumer, idle, count);
+    if (stale && stale->type == REDIS_REPLY_ERROR && strstr(stale->str, "NOGROUP")) {
+        /* The group is gone (Redis restarted empty, or was flushed): make it again. */
+        freeReplyObject(stale);
+        o->group_ready = 0;
+        broken = ensure_group(o, c) != 0;
+        stale = broken ? NULL
+                       : redisCommand(c, "XAUTOCLAIM %s %s %s %s 0-0 COUNT %s", K_STREAM, GROUP, o->consumer, idle,
+                                      count);
+    }
     int stop = 0;
     if (stale && stale->type == REDIS_REPLY_ARRAY && stale->elements >= 2)
         stop = emit_entries(stale->element[1], now_ms, fn, ud);
@@ -238,17 +247,22 @@ static int rob_settle(void *impl, const char *handle, const char *id, fz_settle 
 static int rob_depth(void *impl, int64_t now_ms, fz_outbox_depth *out, fz_error *err)
 {
     rob *o = impl;
-    (void)now_ms;
     memset(out, 0, sizeof *out);
     redisContext *c = fz_store_redis_take(o->s);
     if (!c)
         return fz_error_set(err, FZ_EIO, "Redis is not reachable (%s)", fz_store_describe(o->s));
+    /* Members of the schedule that are due count as ready (as in the spool),
+     * whether or not a deliverer has moved them to the stream yet. */
+    char now[24];
+    snprintf(now, sizeof now, "%lld", (long long)now_ms);
+    uint64_t due = 0;
     redisAppendCommand(c, "XLEN %s", K_STREAM);
-    redisAppendCommand(c, "ZCARD %s", K_SCHED);
+    redisAppendCommand(c, "ZCOUNT %s -inf %s", K_SCHED, now);
+    redisAppendCommand(c, "ZCOUNT %s (%s +inf", K_SCHED, now);
     redisAppendCommand(c, "XLEN %s", K_DEAD);
-    uint64_t *dst[] = {&out->ready, &out->scheduled, &out->dead};
+    uint64_t *dst[] = {&out->ready, &due, &out->scheduled, &out->dead};
     int broken = 0;
-    for (int i = 0; i < 3 && !broken; i++) {
+    for (int i = 0; i < 4 && !broken; i++) {
         redisReply *r = NULL;
         if (redisGetReply(c, (void **)&r) != REDIS_OK || !r)
             broken = 1;
@@ -256,6 +270,7 @@ static int rob_depth(void *impl, int64_t now_ms, fz_outbox_depth *out, fz_error 
             *dst[i] = (uint64_t)r->integer;
         freeReplyObject(r);
     }
+    out->ready += due;
     fz_store_redis_give(o->s, c, broken);
     return broken ? failed(err, "reading the outbox's depth") : 0;
 }
@@ -280,9 +295,13 @@ static int list_stream(redisContext *c, const char *key, fz_blob_fn fn, void *ud
     }
 }
 
-static int list_sched(redisContext *c, fz_blob_fn fn, void *ud, int *broken)
+/* Members of the schedule due at most at `now` (due), or later (!due). */
+static int list_sched(redisContext *c, int due, int64_t now_ms, fz_blob_fn fn, void *ud, int *broken)
 {
-    redisReply *r = redisCommand(c, "ZRANGE %s 0 -1 WITHSCORES", K_SCHED);
+    char now[24];
+    snprintf(now, sizeof now, due ? "%lld" : "(%lld", (long long)now_ms);
+    redisReply *r = due ? redisCommand(c, "ZRANGEBYSCORE %s -inf %s WITHSCORES", K_SCHED, now)
+                        : redisCommand(c, "ZRANGEBYSCORE %s %s +inf WITHSCORES", K_SCHED, now);
     if (!r || r->type != REDIS_REPLY_ARRAY) {
         *broken = !r;
         freeReplyObject(r);
@@ -305,15 +324,16 @@ static int list_sched(redisContext *c, fz_blob_fn fn, void *ud, int *broken)
 static int rob_list(void *impl, fz_box box, int64_t now_ms, fz_blob_fn fn, void *ud, fz_error *err)
 {
     rob *o = impl;
-    (void)now_ms;
     redisContext *c = fz_store_redis_take(o->s);
     if (!c)
         return fz_error_set(err, FZ_EIO, "Redis is not reachable (%s)", fz_store_describe(o->s));
     int broken = 0, rc;
     if (box == FZ_BOX_SCHEDULED)
-        rc = list_sched(c, fn, ud, &broken);
+        rc = list_sched(c, 0, now_ms, fn, ud, &broken);
     else
         rc = list_stream(c, box == FZ_BOX_DEAD ? K_DEAD : K_STREAM, fn, ud, &broken);
+    if (!rc && box == FZ_BOX_READY)
+        rc = list_sched(c, 1, now_ms, fn, ud, &broken);    /* due, not yet moved to the stream */
     fz_store_redis_give(o->s, c, broken);
     return rc ? failed(err, "listing the outbox") : 0;
 }
@@ -366,7 +386,8 @@ static int rob_remove(void *impl, fz_box box, const char *handle, fz_error *err)
     if (!c)
         return fz_error_set(err, FZ_EIO, "Redis is not reachable (%s)", fz_store_describe(o->s));
     int broken = 0, rc;
-    if (box == FZ_BOX_SCHEDULED) {
+    if (box == FZ_BOX_SCHEDULED || (box == FZ_BOX_READY && !strchr(handle, '-'))) {
+        /* a ready one that is still in the schedule (due, not yet moved) is named by its id */
         rc = remove_sched(c, handle, &broken);
     } else {
         /* a ready entry may be pending in the group: acknowledge it too */

@@ -65,6 +65,20 @@ int fz_quiet_parse(const char *s, int *start, int *end)
     return b < 0 || s[a + 1 + b] ? FZ_EINVAL : 0;
 }
 
+/* A number a warning can reach: in China, a mobile or a landline with its
+ * area code (9 digits or more after +86; short service numbers like 95588
+ * receive nothing); elsewhere at least 7 digits. */
+static int reachable(const char *e164)
+{
+    size_t n = strlen(e164) - 1;
+    return strncmp(e164, "+86", 3) == 0 ? n - 2 >= 9 : n >= 7;
+}
+
+static int number_field(const char *in, char out[24])
+{
+    return fz_number_e164(in, out) == 0 && reachable(out) ? 0 : -1;
+}
+
 /* --- JSON ---------------------------------------------------------------------------- */
 
 static int copy_string(const cJSON *o, const char *key, char *out, size_t cap, fz_error *err)
@@ -92,7 +106,7 @@ static int parse_guardians(const cJSON *o, fz_resident *r, fz_error *err)
     {
         if (r->n_guardians == FZ_MAX_GUARDIANS)
             return fz_error_set(err, FZ_EPARSE, "at most %d guardians", FZ_MAX_GUARDIANS);
-        if (!cJSON_IsString(it) || fz_number_e164(it->valuestring, r->guardians[r->n_guardians]))
+        if (!cJSON_IsString(it) || number_field(it->valuestring, r->guardians[r->n_guardians]))
             return fz_error_set(err, FZ_EPARSE, "guardian %zu is not a phone number", r->n_guardians + 1);
         r->n_guardians++;
     }
@@ -109,8 +123,9 @@ static int parse_fields(const cJSON *o, fz_resident *r, fz_error *err)
         return FZ_EPARSE;
     if (!number[0])
         return fz_error_set(err, FZ_EPARSE, "missing field 'number'");
-    if (fz_number_e164(number, r->number))
-        return fz_error_set(err, FZ_EPARSE, "'number' is not a phone number");
+    if (number_field(number, r->number))
+        return fz_error_set(err, FZ_EPARSE, "'number' is not a phone number a warning can reach "
+                                            "(a mobile, or a landline with its area code)");
     const cJSON *limit = cJSON_GetObjectItemCaseSensitive(o, "daily_limit");
     if (limit && !cJSON_IsNull(limit)) {
         if (!cJSON_IsNumber(limit) || limit->valuedouble < 0 || limit->valuedouble > 1000)

@@ -20,6 +20,8 @@
  *
  * This runs after scoring, only for the few messages that qualify; the
  * registry lookups of a batch are one round trip, the queueing one more. */
+#include <ctype.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,13 +39,25 @@
 
 /* --- policy.yaml: warnings ------------------------------------------------------------- */
 
+/* "+8", "+08", "+08:00", "-05:30": nothing more (a typo must not pass). */
 static int parse_offset(const char *s, int *out)
 {
-    int h, m = 0;
-    char sign;
-    if (sscanf(s, "%c%d:%d", &sign, &h, &m) < 2 || (sign != '+' && sign != '-') || h > 14 || m < 0 || m > 59)
+    const char *p = s + 1;
+    int h = 0, m = 0, n = 0;
+    if ((s[0] != '+' && s[0] != '-') || !isdigit((unsigned char)p[0]))
         return -1;
-    *out = (sign == '-' ? -1 : 1) * (h * 60 + m);
+    while (n < 2 && isdigit((unsigned char)p[n]))
+        h = h * 10 + (p[n++] - '0');
+    p += n;
+    if (*p == ':') {
+        if (!isdigit((unsigned char)p[1]) || !isdigit((unsigned char)p[2]))
+            return -1;
+        m = (p[1] - '0') * 10 + (p[2] - '0');
+        p += 3;
+    }
+    if (*p || h > 14 || m > 59)
+        return -1;
+    *out = (s[0] == '-' ? -1 : 1) * (h * 60 + m);
     return 0;
 }
 
@@ -154,12 +168,15 @@ static const char *reason(const fz_engine *e, const fz_verdict *v)
     const fz_warn_policy *p = &e->rs->policy.warn;
     if (p->score <= 0)
         return NULL;                        /* no policy read (cannot happen with a loaded pack) */
-    if (v->score >= p->score)
-        return v->category >= 0 ? e->rs->categories[v->category].id : "generic";
     double reports = v->sender_reports > v->callback_reports ? v->sender_reports : v->callback_reports;
-    if (p->reputation > 0 && v->has_reports && reports >= p->reputation)
-        return "reported";
-    return NULL;
+    /* The decayed count as the verdict shows it (two decimals): 3 reporters
+     * of a minute ago are 3, not 2.99995. */
+    int reported = p->reputation > 0 && v->has_reports && nearbyint(reports * 100) / 100 >= p->reputation;
+    if (v->score >= p->score && v->category >= 0)
+        return e->rs->categories[v->category].id;
+    if (reported)
+        return "reported";      /* also when the reputation alone reaches the score: say why */
+    return v->score >= p->score ? "generic" : NULL;
 }
 
 static int severity_of(const fz_engine *e, const char *category)
