@@ -21,6 +21,7 @@
 #include <utf8proc.h>
 
 #include "engine_internal.h"
+#include "normalize_internal.h"
 #include "utf8.h"
 #include "warnings.h"
 #include "ydoc.h"
@@ -198,13 +199,19 @@ static const char *kind_name(const fz_warnings *w, int lang, const char *categor
     return dflt;
 }
 
+#define NAME_MAX_LETTERS 12
+
 /* Letters (any script), spaces and the middle dot, at most 12 of them: a
- * name cannot carry a link or a number into a warning. */
+ * name cannot carry a link or a number into a warning. Chinese numerals are
+ * letters to Unicode, but three or more in a row (spaces between them
+ * included) read as a number, and the normalizer turns such runs into
+ * digits: they are dropped (张三 keeps its 三, 张伟九五五八八 becomes 张伟). */
 static void sanitize_name(const char *in, char *out, size_t cap)
 {
     const unsigned char *p = (const unsigned char *)(in ? in : ""), *end = p + strlen((const char *)p);
-    size_t k = 0, count = 0;
-    while (p < end && count < 12) {
+    uint32_t cps[4 * NAME_MAX_LETTERS];
+    size_t n = 0;
+    while (p < end && n < sizeof cps / sizeof *cps) {
         int len;
         uint32_t cp = fz_utf8_decode(p, end, &len);
         p += len;
@@ -212,11 +219,28 @@ static void sanitize_name(const char *in, char *out, size_t cap)
         int letter = cat >= UTF8PROC_CATEGORY_LU && cat <= UTF8PROC_CATEGORY_LO;
         if (!letter && cp != ' ' && cp != 0xB7)
             continue;
-        if (cp == ' ' && (k == 0 || out[k - 1] == ' '))
+        if (cp == ' ' && (n == 0 || cps[n - 1] == ' '))
             continue;
-        if (k + 4 >= cap)
-            break;
-        k += (size_t)fz_utf8_encode(cp, out + k);
+        cps[n++] = cp;
+    }
+    for (size_t i = 0; i < n;) {
+        if (fz_cnum_value(cps[i]) < 0) {
+            i++;
+            continue;
+        }
+        size_t j = i, numerals = 0;
+        for (; j < n && (fz_cnum_value(cps[j]) >= 0 || cps[j] == ' '); j++)
+            numerals += cps[j] != ' ';
+        if (numerals >= 3)
+            for (size_t m = i; m < j; m++)
+                cps[m] = ' ';
+        i = j;
+    }
+    size_t k = 0, count = 0;
+    for (size_t i = 0; i < n && count < NAME_MAX_LETTERS && k + 5 <= cap; i++) {
+        if (cps[i] == ' ' && (k == 0 || out[k - 1] == ' '))
+            continue;
+        k += (size_t)fz_utf8_encode(cps[i], out + k);
         count++;
     }
     while (k && out[k - 1] == ' ')
@@ -224,13 +248,17 @@ static void sanitize_name(const char *in, char *out, size_t cap)
     out[k] = '\0';
 }
 
-/* Append s, collapsing runs of spaces into one. */
-static size_t put(char *out, size_t k, size_t cap, const char *s)
+/* Append s, collapsing runs of spaces into one; *full when it did not fit. */
+static size_t put(char *out, size_t k, size_t cap, const char *s, size_t len, int *full)
 {
-    for (; *s && k + 1 < cap; s++) {
-        if (*s == ' ' && (k == 0 || out[k - 1] == ' '))
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] == ' ' && (k == 0 || out[k - 1] == ' '))
             continue;
-        out[k++] = *s;
+        if (k + 1 >= cap) {
+            *full = 1;
+            break;
+        }
+        out[k++] = s[i];
     }
     out[k] = '\0';
     return k;
@@ -240,17 +268,23 @@ int fz_warning_render(const fz_ruleset *rs, int lang, int role, const char *cate
                       const char *resident_name, char *out, size_t cap)
 {
     const fz_warnings *w = &rs->warnings;
-    const fz_wtemplate *t = choose(w, lang, role, category);
-    if (!t || cap < 2)
+    if (cap)
+        out[0] = '\0';
+    if (lang < 0 || lang >= FZ_LANG_COUNT || role < 0 || role >= FZ_ROLE_COUNT)
         return FZ_ENOENT;
+    const fz_wtemplate *t = choose(w, lang, role, category);
+    if (!t)
+        return FZ_ENOENT;
+    if (cap < 2)
+        return FZ_ETOOBIG;
     char clean_name[64], clean_resident[64];
     sanitize_name(name, clean_name, sizeof clean_name);
     sanitize_name(resident_name, clean_resident, sizeof clean_resident);
     const char *anon = w->anonymous[lang] ? w->anonymous[lang] : "";
     size_t k = 0;
-    out[0] = '\0';
+    int full = 0;
     const char *p = t->text;
-    while (*p && k + 1 < cap) {
+    while (*p && !full) {
         const char *v = NULL;
         size_t skip = 0;
         if (strncmp(p, "{name}", 6) == 0)
@@ -260,15 +294,17 @@ int fz_warning_render(const fz_ruleset *rs, int lang, int role, const char *cate
         else if (strncmp(p, "{resident}", 10) == 0)
             v = clean_resident, skip = 10;
         if (v) {
-            k = put(out, k, cap, v);
+            k = put(out, k, cap, v, strlen(v), &full);
             p += skip;
         } else {
-            char one[2] = {*p++, '\0'};
-            k = put(out, k, cap, one);
+            k = put(out, k, cap, p++, 1, &full);
         }
     }
-    if (*p)
+    /* never half a warning (nor half a character) */
+    if (full) {
+        out[0] = '\0';
         return FZ_ETOOBIG;
+    }
     while (k && out[k - 1] == ' ')
         out[--k] = '\0';
     return 0;
@@ -291,51 +327,161 @@ static void complain(checker *c, fz_diag_level level, const fz_wtemplate *t, con
     fz_diag_emit(c->diags, level, t->pos.file, t->pos.line, t->pos.col, NULL, "%s: %s%s", what, fmt, detail);
 }
 
-/* Digit runs (a single space or dash may separate digits) of three or more:
- * only the anti-fraud hotline and the police may be named. */
+static int is_digit(char ch)
+{
+    return ch >= '0' && ch <= '9';
+}
+
+/* Bytes of the character at s[i] when it is one of those that split a
+ * written number into groups (400-123-4567, 95.58.8, (40) 01, 9·5·5), else 0. */
+static size_t number_separator(const char *s, size_t i, size_t n)
+{
+    if (s[i] && strchr(" -./()_*~", s[i]))
+        return 1;
+    static const char *const wide[] = {"\xC2\xB7", "\xE2\x80\x93", "\xE2\x80\x94", "\xE3\x83\xBB"}; /* · – — ・ */
+    for (size_t w = 0; w < sizeof wide / sizeof *wide; w++) {
+        size_t l = strlen(wide[w]);
+        if (i + l <= n && memcmp(s + i, wide[w], l) == 0)
+            return l;
+    }
+    return 0;
+}
+
+static int allowed_number(const char *digits)
+{
+    return strcmp(digits, "110") == 0 || strcmp(digits, "96110") == 0;
+}
+
+/* Numbers of three digits or more: only the anti-fraud hotline and the
+ * police may be named. Digit groups one or two separators apart are one
+ * number (95.58.8 is 95588), unless what is left besides groups that are
+ * themselves 96110 or 110 is under three digits ("96110/110", "96110 (24h)"). */
 static void check_numbers(checker *c, const fz_wtemplate *t, const char *s, size_t n)
 {
     for (size_t i = 0; i < n;) {
-        if (s[i] < '0' || s[i] > '9') {
+        if (!is_digit(s[i])) {
             i++;
             continue;
         }
-        char digits[32];
-        size_t k = 0;
-        while (i < n && ((s[i] >= '0' && s[i] <= '9') ||
-                         ((s[i] == ' ' || s[i] == '-') && i + 1 < n && s[i + 1] >= '0' && s[i + 1] <= '9'))) {
-            if (s[i] >= '0' && s[i] <= '9' && k + 1 < sizeof digits)
-                digits[k++] = s[i];
-            i++;
+        char digits[32], group[32];
+        size_t k = 0, g = 0, other = 0;
+        for (;;) {
+            while (i < n && is_digit(s[i])) {
+                if (k + 1 < sizeof digits)
+                    digits[k++] = s[i];
+                if (g + 1 < sizeof group)
+                    group[g++] = s[i];
+                i++;
+            }
+            group[g] = '\0';
+            if (!allowed_number(group))
+                other += g;
+            g = 0;
+            size_t j = i, seps = 0, l;
+            while (seps < 2 && j < n && (l = number_separator(s, j, n)) > 0)
+                j += l, seps++;
+            if (seps == 0 || j >= n || !is_digit(s[j]))
+                break;
+            i = j;
         }
         digits[k] = '\0';
-        if (k >= 3 && strcmp(digits, "110") != 0 && strcmp(digits, "96110") != 0)
+        if (k >= 3 && !allowed_number(digits) && other >= 3)
             complain(c, FZ_DIAG_ERROR, t, "names a number other than 96110 or 110: ", digits);
     }
 }
 
-/* An instruction to act on the message is allowed only as a prohibition. */
-static int negated_before(const char *s, size_t at)
+static int is_alpha(char ch)
 {
-    static const char *const negations[] = {"不要", "别", "勿", "不", "don't", "do not", "never", "not", "no "};
-    size_t from = at > 16 ? at - 16 : 0;
-    for (size_t i = 0; i < sizeof negations / sizeof *negations; i++) {
-        size_t l = strlen(negations[i]);
-        for (size_t j = from; j + l <= at; j++)
-            if (strncasecmp(s + j, negations[i], l) == 0)
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z');
+}
+
+/* Punctuation that ends a clause: a negation does not reach across it. */
+static int clause_break(uint32_t cp)
+{
+    switch (cp) {
+    case ',': case '.': case ';': case ':': case '!': case '?': case '"': case '\n':
+    case 0xFF0C: case 0x3002: case 0xFF1B: case 0xFF1A: case 0xFF01: case 0xFF1F: /* ，。；：！？ */
+    case 0x201C: case 0x201D: case 0x2026: case 0x300C: case 0x300D:            /* “”…「」 */
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/* 1 when s[j..j+l) is a whole word (for Latin negations). */
+static int whole_word(const char *s, size_t n, size_t j, size_t l)
+{
+    return (j == 0 || !is_alpha(s[j - 1])) && (j + l >= n || !is_alpha(s[j + l]));
+}
+
+/* An instruction to act on the message is allowed only as a prohibition:
+ * a prohibiting word earlier in the same clause, close to the act ("不要回复",
+ * "请勿回拨、勿扫码", "do not pay or reply"), or a bare 不 / no / not right
+ * before it ("不点击", "no reply"). "Not sure? Click", "别担心，点击" and
+ * "不放心就回复" are instructions. */
+static int negated_before(const char *s, size_t n, size_t at)
+{
+    static const char *const zh[] = {"不要", "别", "勿", "不可", "不能", "不得", "不用", "不必", "无需", "无须"};
+    static const char *const en[] = {"don't", "dont", "don\xE2\x80\x99t", "do not", "never", "no need to"};
+    /* 别 in 特别, 识别, 区别 ... or 别人 is no prohibition */
+    static const char *const not_bie[] = {"特", "识", "区", "分", "告", "级", "类", "性", "派", "辨", "鉴", "个"};
+    size_t from = at > 30 ? at - 30 : 0;
+    while (from < at && ((unsigned char)s[from] & 0xC0) == 0x80)
+        from++;
+    /* the clause: back from the act to the nearest clause break */
+    size_t g = at;
+    while (g > from) {
+        size_t b = g - 1;
+        while (b > from && ((unsigned char)s[b] & 0xC0) == 0x80)
+            b--;
+        int len;
+        if (clause_break(fz_utf8_decode((const unsigned char *)s + b, (const unsigned char *)s + at, &len)))
+            break;
+        g = b;
+    }
+    for (size_t i = 0; i < sizeof zh / sizeof *zh; i++) {
+        size_t l = strlen(zh[i]);
+        for (size_t j = g; j + l <= at; j++) {
+            if (memcmp(s + j, zh[i], l) != 0)
+                continue;
+            if (strcmp(zh[i], "别") == 0) {
+                int word = memcmp(s + j + l, "人", strlen("人")) == 0;
+                for (size_t b = 0; b < sizeof not_bie / sizeof *not_bie && !word; b++)
+                    word = j >= g + 3 && memcmp(s + j - 3, not_bie[b], 3) == 0;
+                if (word)
+                    continue;
+            }
+            return 1;
+        }
+    }
+    for (size_t i = 0; i < sizeof en / sizeof *en; i++) {
+        size_t l = strlen(en[i]);
+        for (size_t j = g; j + l <= at; j++)
+            if (strncasecmp(s + j, en[i], l) == 0 && whole_word(s, n, j, l))
                 return 1;
     }
+    size_t e = at;
+    while (e > g && s[e - 1] == ' ')
+        e--;
+    if (e >= g + 3 && memcmp(s + e - 3, "不", 3) == 0)
+        return 1;
+    if (e >= g + 2 && strncasecmp(s + e - 2, "no", 2) == 0 && whole_word(s, n, e - 2, 2))
+        return 1;
+    if (e >= g + 3 && strncasecmp(s + e - 3, "not", 3) == 0 && whole_word(s, n, e - 3, 3))
+        return 1;
     return 0;
 }
 
 static void check_instructions(checker *c, const fz_wtemplate *t, const char *s, size_t n)
 {
-    static const char *const acts[] = {"回复", "回电", "回拨", "点击", "点开", "扫码", "reply",
-                                       "call back", "text back", "click", "tap", "scan"};
+    static const char *const acts[] = {"回复", "回电", "回拨", "点击", "点开", "扫码", "扫描", "扫一扫",
+                                       "reply", "call back", "text back", "click", "tap", "scan"};
     for (size_t i = 0; i < sizeof acts / sizeof *acts; i++) {
         size_t l = strlen(acts[i]);
+        int latin = is_alpha(acts[i][0]);
         for (size_t j = 0; j + l <= n; j++)
-            if (strncasecmp(s + j, acts[i], l) == 0 && !negated_before(s, j)) {
+            if (strncasecmp(s + j, acts[i], l) == 0 && !(latin && j > 0 && is_alpha(s[j - 1])) &&
+                !negated_before(s, n, j)) {
                 complain(c, FZ_DIAG_ERROR, t, "asks the reader to act on it (only as a prohibition, "
                                               "like 不要回复, may a warning say): ", acts[i]);
                 break;
@@ -362,11 +508,12 @@ static void check_length(checker *c, const fz_wtemplate *t, const char *rendered
         complain(c, FZ_DIAG_WARNING, t, "will arrive as two SMS: ", detail);
 }
 
+/* The longest kind in characters (what the length limits count), not bytes. */
 static const char *longest_kind(const fz_warnings *w, int lang)
 {
     const char *best = kind_name(w, lang, NULL);
     for (size_t i = 0; i < w->n_kinds[lang]; i++)
-        if (strlen(w->kinds[lang][i].name) > strlen(best))
+        if (code_points(w->kinds[lang][i].name) > code_points(best))
             best = w->kinds[lang][i].name;
     return best;
 }
@@ -441,6 +588,42 @@ static void check_coverage(checker *c)
         for (size_t k = 0; k < w->templates[i].n_categories; k++)
             if (!category_known(c->rs, w->templates[i].categories[k]))
                 complain(c, FZ_DIAG_ERROR, &w->templates[i], "unknown category: ", w->templates[i].categories[k]);
+    /* a template that is never chosen: an earlier one of its language and
+     * role is the default too, or takes the same category */
+    for (size_t i = 0; i < w->n_templates; i++) {
+        const fz_wtemplate *t = &w->templates[i];
+        for (size_t j = 0; j < i; j++) {
+            const fz_wtemplate *e = &w->templates[j];
+            if (e->language != t->language || e->role != t->role)
+                continue;
+            char detail[160];
+            if (t->n_categories == 0 && e->n_categories == 0) {
+                snprintf(detail, sizeof detail, "the default %s template (%s) on line %d comes first",
+                         k_role[e->role], k_lang[e->language], e->pos.line);
+                complain(c, FZ_DIAG_WARNING, t, "never used: ", detail);
+                break;
+            }
+            for (size_t a = 0; a < t->n_categories; a++)
+                for (size_t b = 0; b < e->n_categories; b++)
+                    if (strcmp(t->categories[a], e->categories[b]) == 0) {
+                        snprintf(detail, sizeof detail, "'%s': the %s template (%s) on line %d comes first",
+                                 t->categories[a], k_role[e->role], k_lang[e->language], e->pos.line);
+                        complain(c, FZ_DIAG_WARNING, t, "never used for ", detail);
+                    }
+        }
+    }
+    /* every category (and "reported") has its own name in each language */
+    for (int l = 0; l < FZ_LANG_COUNT; l++)
+        for (size_t i = 0; i <= c->rs->n_categories; i++) {
+            const char *id = i < c->rs->n_categories ? c->rs->categories[i].id : "reported";
+            size_t k = 0;
+            while (k < w->n_kinds[l] && strcmp(w->kinds[l][k].category, id) != 0)
+                k++;
+            if (k == w->n_kinds[l])
+                fz_diag_emit(c->diags, FZ_DIAG_WARNING, w->pos.file, w->pos.line, w->pos.col, NULL,
+                             "kinds.%s has no name for category '%s' (its warnings would say '%s')", k_lang[l], id,
+                             kind_name(w, l, NULL));
+        }
     for (int l = 0; l < FZ_LANG_COUNT; l++)
         for (size_t k = 0; k < w->n_kinds[l]; k++) {
             const char *id = w->kinds[l][k].category;
@@ -457,9 +640,10 @@ void fz_warnings_check(fz_ruleset *rs, fz_diags *diags)
     int code;
     PCRE2_SIZE off;
     checker c = {rs, diags, fz_norm_new(), NULL, NULL};
-    /* a scheme, www., or a host name ending in a top-level domain */
-    c.link = pcre2_compile((PCRE2_SPTR) "(?i)[a-z][a-z0-9+.-]*://|www\\.|\\b[a-z0-9](?:[a-z0-9-]*[a-z0-9])?"
-                                        "\\.[a-z]{2,63}\\b",
+    /* a scheme, www., or a host name (Latin or Chinese labels) ending in a
+     * top-level domain */
+    c.link = pcre2_compile((PCRE2_SPTR) "(?i)[a-z][a-z0-9+.-]*://|www\\.|(?:\\b[a-z0-9](?:[a-z0-9-]*[a-z0-9])?|"
+                                        "\\p{Han}+)\\.[a-z]{2,63}\\b",
                            PCRE2_ZERO_TERMINATED, PCRE2_UTF, &code, &off, NULL);
     c.md = c.link ? pcre2_match_data_create_from_pattern(c.link, NULL) : NULL;
     if (c.norm && c.md) {
