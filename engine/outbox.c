@@ -26,6 +26,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "fanzha/resident.h"
 #include "outbox_internal.h"
 #include "store.h"
 
@@ -103,13 +104,16 @@ static place *fallback(fz_outbox *o)
 
 /* --- sealing --------------------------------------------------------------------------- */
 
-static int seal(const fz_store *s, const fz_warning *w, fz_buf *out)
+int fz_warning_json(const fz_warning *w, int mask_numbers, const char *body, fz_buf *out)
 {
+    char to[24];
+    if (mask_numbers)
+        fz_number_mask(w->to, to);
     cJSON *j = cJSON_CreateObject();
     if (!j)
         return FZ_ENOMEM;
     cJSON_AddStringToObject(j, "id", w->id);
-    cJSON_AddStringToObject(j, "to", w->to);
+    cJSON_AddStringToObject(j, "to", mask_numbers ? to : w->to);
     cJSON_AddStringToObject(j, "role", w->role);
     cJSON_AddStringToObject(j, "language", w->language);
     cJSON_AddStringToObject(j, "channel", w->channel);
@@ -119,12 +123,23 @@ static int seal(const fz_store *s, const fz_warning *w, fz_buf *out)
     cJSON_AddNumberToObject(j, "due", (double)w->due);
     cJSON_AddNumberToObject(j, "attempts", w->attempts);
     cJSON_AddStringToObject(j, "last_error", w->last_error);
+    if (body)
+        cJSON_AddStringToObject(j, "body", body);
     char *text = cJSON_PrintUnformatted(j);
     cJSON_Delete(j);
-    if (!text)
-        return FZ_ENOMEM;
-    int rc = fz_store_seal(s, text, strlen(text), out);
+    fz_buf_clear(out);
+    int rc = text ? fz_buf_puts(out, text) : FZ_ENOMEM;
     free(text);
+    return rc ? FZ_ENOMEM : 0;
+}
+
+static int seal(const fz_store *s, const fz_warning *w, fz_buf *out)
+{
+    fz_buf json = FZ_BUF_INIT;
+    int rc = fz_warning_json(w, 0, NULL, &json);
+    if (!rc)
+        rc = fz_store_seal(s, json.data, json.len, out);
+    fz_buf_free(&json);
     return rc;
 }
 

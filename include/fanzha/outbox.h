@@ -22,6 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "error.h"
+#include "buf.h"
 #include "gateway.h"
 #include "store.h"
 
@@ -54,6 +55,12 @@ typedef enum fz_queue_result {
     FZ_SPOOLED = 3,             /* Redis failed: queued in the local spool instead */
     FZ_QUEUE_FAILED = 4         /* neither Redis nor the spool took it */
 } fz_queue_result;
+
+/* A warning as one JSON object (no newline) in out: every field, the
+ * recipient masked (+86138****5678) when mask_numbers, and "body" when body
+ * is given. The form warnings are kept in, and what `outbox list` prints.
+ * 0 or FZ_ENOMEM. */
+int fz_warning_json(const fz_warning *w, int mask_numbers, const char *body, fz_buf *out);
 
 /* Queue a batch (one round trip with Redis); results[i] for each. 0, or a
  * negative code when nothing could be queued at all. */

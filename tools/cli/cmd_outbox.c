@@ -2,7 +2,6 @@
  * wait for the gateway: see them, deliver them, replay dead letters,
  * purge. Delivery stops on SIGINT/SIGTERM after the attempts in flight are
  * settled, so a stopped deliverer leaves nothing half done. */
-#include <cjson/cJSON.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -130,31 +129,12 @@ typedef struct lister {
 static int print_warning(void *ud, const fz_warning *w)
 {
     lister *l = ud;
-    char to[24];
-    if (l->a->show_numbers)
-        snprintf(to, sizeof to, "%s", w->to);
-    else
-        fz_number_mask(w->to, to);
-    cJSON *j = cJSON_CreateObject();
-    cJSON_AddStringToObject(j, "id", w->id);
-    cJSON_AddStringToObject(j, "to", to);
-    cJSON_AddStringToObject(j, "role", w->role);
-    cJSON_AddStringToObject(j, "language", w->language);
-    cJSON_AddStringToObject(j, "channel", w->channel);
-    cJSON_AddStringToObject(j, "category", w->category);
-    cJSON_AddStringToObject(j, "text", w->text);
-    cJSON_AddNumberToObject(j, "created", (double)w->created);
-    cJSON_AddNumberToObject(j, "due", (double)w->due);
-    cJSON_AddNumberToObject(j, "attempts", w->attempts);
-    cJSON_AddStringToObject(j, "last_error", w->last_error);
     char body[4096];
-    if (l->g && fz_gateway_render_body(l->g, w, body, sizeof body) == 0)
-        cJSON_AddStringToObject(j, "body", body);
-    char *text = cJSON_PrintUnformatted(j);
-    if (text)
-        printf("%s\n", text);
-    free(text);
-    cJSON_Delete(j);
+    int has_body = l->g && fz_gateway_render_body(l->g, w, body, sizeof body) == 0;
+    fz_buf json = FZ_BUF_INIT;
+    if (fz_warning_json(w, !l->a->show_numbers, has_body ? body : NULL, &json) == 0)
+        printf("%.*s\n", (int)json.len, json.data);
+    fz_buf_free(&json);
     l->n++;
     return 0;
 }
