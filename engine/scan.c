@@ -22,11 +22,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "batch.h"
 #include "engine_internal.h"
 #include "fanzha/scan.h"
-#include "json_out.h"
-#include "warn.h"
+#include "scorer.h"
 
 #define BLOCK_TARGET (256u * 1024)
 #define READ_CHUNK (256u * 1024)
@@ -100,12 +98,10 @@ typedef struct block {
 } block;
 
 typedef struct thread_ctx {
-    fz_worker *worker;
-    fz_reader *reader;
-    fz_verdict *verdict;
-    fz_batch *batch;        /* with a store: the block's messages */
-    uint64_t *lines;        /* their line numbers */
-    size_t lines_cap;
+    fz_scorer *scorer;
+    fz_scorer_rec *recs;    /* the block's records, described for the scorer */
+    size_t cap_recs;
+    char too_long[96];
 } thread_ctx;
 
 typedef struct runner {
@@ -324,111 +320,38 @@ static int fill_block(runner *r, block *b)
     }
 }
 
-static int error_record(fz_buf *o, uint64_t line, const char *msg)
+/* The block's records as the scorer takes them (a too-long record arrives
+ * as its error). */
+static int describe_records(runner *r, thread_ctx *t, block *b)
 {
-    return fz_buf_lit(o, "{\"line\":") || fz_json_uint(o, line) || fz_buf_lit(o, ",\"error\":") ||
-           fz_json_str(o, msg, strlen(msg)) || fz_buf_lit(o, "}\n") ? FZ_ENOMEM : 0;
-}
-
-static int too_long(runner *r, block *b, const rec *rc_)
-{
-    char msg[128];
-    snprintf(msg, sizeof msg, "record too long: more than %zu bytes (see --max-record)", r->max_record);
-    b->st.errors++;
-    return error_record(&b->err, rc_->line, msg);
-}
-
-static int process_record(runner *r, thread_ctx *t, const fz_engine *e, block *b, const rec *rc_)
-{
-    fz_error err = {0, ""};
-    b->st.read++;
-    if (rc_->kind == REC_TOO_LONG)
-        return too_long(r, b, rc_);
-    fz_message m;
-    const char *s = b->in.data + rc_->off;
-    int rc = r->o->format == FZ_FORMAT_CSV ? fz_reader_parse_csv(t->reader, s, rc_->len, &m, &err)
-                                           : fz_reader_parse_json(t->reader, s, rc_->len, &m, &err);
-    if (rc == 0)
-        rc = fz_engine_scan(e, t->worker, &m, t->verdict);
-    if (rc == 0)
-        rc = fz_verdict_write_json(t->verdict, &m, &b->out);
-    if (rc == 0) {
-        b->st.verdicts++;
-        b->st.by_action[fz_verdict_action(t->verdict)]++;
-        return 0;
-    }
-    if (rc == FZ_ENOMEM)
-        return rc;
-    b->st.errors++;
-    return error_record(&b->err, rc_->line, err.message[0] ? err.message : fz_strerror(rc));
-}
-
-/* With a store: parse the whole block, score it as one batch (two round
- * trips), then write the verdicts in order. */
-static int process_batch(runner *r, thread_ctx *t, const fz_engine *e, block *b)
-{
-    fz_batch_clear(t->batch);
-    if (t->lines_cap < b->n_recs) {
-        uint64_t *l = realloc(t->lines, b->n_recs * sizeof *l);
-        if (!l)
+    if (t->cap_recs < b->n_recs) {
+        fz_scorer_rec *p = realloc(t->recs, b->n_recs * sizeof *p);
+        if (!p)
             return FZ_ENOMEM;
-        t->lines = l;
-        t->lines_cap = b->n_recs;
+        t->recs = p;
+        t->cap_recs = b->n_recs;
     }
-    int rc = 0;
-    for (size_t i = 0; i < b->n_recs && !rc; i++) {
+    snprintf(t->too_long, sizeof t->too_long, "record too long: more than %zu bytes (see --max-record)",
+             r->max_record);
+    for (size_t i = 0; i < b->n_recs; i++) {
         const rec *rc_ = &b->recs[i];
-        b->st.read++;
-        if (rc_->kind == REC_TOO_LONG) {
-            rc = too_long(r, b, rc_);
-            continue;
-        }
-        fz_message m;
-        fz_error err = {0, ""};
-        const char *s = b->in.data + rc_->off;
-        int prc = r->o->format == FZ_FORMAT_CSV ? fz_reader_parse_csv(t->reader, s, rc_->len, &m, &err)
-                                                : fz_reader_parse_json(t->reader, s, rc_->len, &m, &err);
-        if (prc == FZ_ENOMEM)
-            return prc;
-        if (prc) {
-            b->st.errors++;
-            rc = error_record(&b->err, rc_->line, err.message);
-            continue;
-        }
-        t->lines[fz_batch_count(t->batch)] = rc_->line;
-        rc = fz_batch_add(t->batch, &m);
+        t->recs[i] = (fz_scorer_rec){b->in.data + rc_->off, rc_->len, rc_->line,
+                                     rc_->kind == REC_TOO_LONG ? t->too_long : NULL};
     }
-    if (!rc)
-        rc = fz_batch_score(t->batch, e, t->worker, r->o->store);
-    if (!rc && r->o->outbox)
-        fz_warn_batch(r->o->outbox, r->o->store, e, t->batch, (int64_t)time(NULL), &b->st);
-    for (size_t i = 0; !rc && i < fz_batch_count(t->batch); i++) {
-        if (!fz_batch_ok(t->batch, i)) {
-            b->st.errors++;
-            rc = error_record(&b->err, t->lines[i], "the text could not be processed");
-            continue;
-        }
-        fz_verdict *v = fz_batch_verdict(t->batch, i);
-        if ((rc = fz_verdict_write_json(v, fz_batch_message(t->batch, i), &b->out)))
-            break;
-        b->st.verdicts++;
-        b->st.by_action[fz_verdict_action(v)]++;
-    }
-    return rc;
+    return 0;
 }
 
 static int process_block(runner *r, thread_ctx *t, block *b)
 {
     fz_buf_clear(&b->out);
     fz_buf_clear(&b->err);
+    int rc = describe_records(r, t, b);
+    if (rc)
+        return rc;
     fz_engine *e = fz_engine_slot_acquire(r->slot);
     b->engine_serial = e->serial;
-    int rc = 0;
-    if (r->o->store)
-        rc = process_batch(r, t, e, b);
-    else
-        for (size_t i = 0; i < b->n_recs && !rc; i++)
-            rc = process_record(r, t, e, b, &b->recs[i]);
+    fz_scorer_job job = {e, r->o->format, r->o->store, r->o->outbox, &b->out, &b->err, NULL};
+    rc = fz_scorer_run(t->scorer, &job, t->recs, b->n_recs, &b->st);
     fz_engine_release(e);
     return rc;
 }
@@ -486,19 +409,14 @@ static int write_block(runner *r, block *b)
 static int ctx_init(thread_ctx *t)
 {
     memset(t, 0, sizeof *t);
-    t->reader = fz_reader_new();
-    t->verdict = fz_verdict_new();
-    t->batch = fz_batch_new();
-    return fz_worker_new(&t->worker, NULL) || !t->reader || !t->verdict || !t->batch ? FZ_ENOMEM : 0;
+    t->scorer = fz_scorer_new();
+    return t->scorer ? 0 : FZ_ENOMEM;
 }
 
 static void ctx_free(thread_ctx *t)
 {
-    fz_worker_free(t->worker);
-    fz_reader_free(t->reader);
-    fz_verdict_free(t->verdict);
-    fz_batch_free(t->batch);
-    free(t->lines);
+    fz_scorer_free(t->scorer);
+    free(t->recs);
 }
 
 static void *worker_main(void *arg)
