@@ -86,3 +86,62 @@ done:
     cJSON_Delete(root);
     return rc;
 }
+
+/* --- many reports at once ---------------------------------------------------------------- */
+
+enum { INGEST_BATCH = 1000 };
+
+typedef struct ingest {
+    fz_report reports[INGEST_BATCH];
+    fz_buf strings[INGEST_BATCH];
+    size_t n;
+} ingest;
+
+static int ingest_flush(fz_store *s, ingest *in, double half_life_days, size_t *ok, size_t *bad, fz_error *err)
+{
+    size_t unusable = 0;
+    int rc = in->n ? fz_store_report(s, in->reports, in->n, half_life_days, &unusable, err) : 0;
+    if (rc == 0) {
+        *ok += in->n - unusable;
+        *bad += unusable;
+    }
+    in->n = 0;
+    return rc;
+}
+
+int fz_reports_ingest(fz_store *s, const char *data, size_t len, uint64_t first_line, double half_life_days,
+                      void (*bad_line)(void *ud, uint64_t line, const char *why), void *ud, size_t *ok,
+                      size_t *bad, fz_error *err)
+{
+    ingest *in = calloc(1, sizeof *in);
+    if (!in)
+        return fz_error_set(err, FZ_ENOMEM, "out of memory");
+    *ok = *bad = 0;
+    int rc = 0;
+    uint64_t line = first_line;
+    for (size_t at = 0; at < len && !rc; line++) {
+        const char *nl = memchr(data + at, '\n', len - at);
+        size_t end = nl ? (size_t)(nl - data) : len, n = end - at;
+        const char *p = data + at;
+        at = end + 1;
+        while (n && (p[n - 1] == '\r' || p[n - 1] == ' ' || p[n - 1] == '\t'))
+            n--;
+        if (n == 0)
+            continue;
+        fz_error perr;
+        if (fz_report_parse(p, n, &in->reports[in->n], &in->strings[in->n], &perr)) {
+            (*bad)++;
+            if (bad_line)
+                bad_line(ud, line, perr.message);
+            continue;
+        }
+        if (++in->n == INGEST_BATCH)
+            rc = ingest_flush(s, in, half_life_days, ok, bad, err);
+    }
+    if (!rc)
+        rc = ingest_flush(s, in, half_life_days, ok, bad, err);
+    for (size_t i = 0; i < INGEST_BATCH; i++)
+        fz_buf_free(&in->strings[i]);
+    free(in);
+    return rc;
+}

@@ -54,7 +54,4 @@ void fz_scorer_free(fz_scorer *s);
  * failed (records are never a reason to fail). */
 int fz_scorer_run(fz_scorer *s, const fz_scorer_job *job, const fz_scorer_rec *recs, size_t n, fz_scan_stats *st);
 
-/* An error record line ({"line":N,"error":"..."} and a newline). 0 or FZ_ENOMEM. */
-int fz_error_record(fz_buf *o, uint64_t line, const char *msg);
-
 #endif

@@ -19,6 +19,19 @@
  *     backoff_base_ms: 2000
  *     backoff_max_ms: 300000
  *     retry_after_max_s: 3600
+ *   serve:                               # fanzha serve (see serve.h)
+ *     listen: 127.0.0.1:8080
+ *     tokens_file: /etc/fanzha/tokens
+ *     threads: 0                         # 0: one per core
+ *     max_connections: 1024
+ *     connection_timeout_s: 30
+ *     max_body: 65536
+ *     max_batch_body: 33554432
+ *     max_record: 1048576
+ *     drain_timeout_s: 30
+ *     metrics_public: false
+ *     warn: true                         # queue warnings for residents
+ *     deliver: true                      # and deliver them from this process
  *
  * Mistakes (unknown keys, wrong types) are errors naming file:line:col. */
 #ifndef FANZHA_CONFIG_H
@@ -26,6 +39,7 @@
 
 #include "error.h"
 #include "gateway.h"
+#include "serve.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -41,6 +55,10 @@ void fz_config_free(fz_config *c);
 const char *fz_config_redis(const fz_config *c);
 const char *fz_config_state_dir(const fz_config *c);
 const fz_gateway_options *fz_config_gateway(const fz_config *c);
+/* The serve section (zeros where unset: the server's defaults apply). */
+const fz_serve_settings *fz_config_serve(const fz_config *c);
+/* serve.warn or serve.deliver: 1, 0, or -1 when the file does not say. */
+int fz_config_serve_switch(const fz_config *c, const char *name);
 
 #ifdef __cplusplus
 }

@@ -19,6 +19,7 @@
 #include "resident.h"
 #include "gateway.h"
 #include "outbox.h"
+#include "serve.h"
 #include "config.h"
 
 #ifdef __cplusplus

@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "buf.h"
 #include "engine.h"
 #include "message.h"
 #include "store.h"
@@ -66,6 +67,10 @@ typedef struct fz_scan_options {
      * outbox.h), or NULL to warn nobody. */
     struct fz_outbox *outbox;
 } fz_scan_options;
+
+/* Append an error record line, {"line":N,"error":"..."} and a newline, the
+ * form every unreadable record takes. 0 or FZ_ENOMEM. */
+int fz_error_record(fz_buf *o, uint64_t line, const char *msg);
 
 /* Score everything readable from o->in_fd. 0, or a negative code when the
  * input or output fails (records are never a reason to fail). */

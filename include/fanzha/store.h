@@ -66,6 +66,15 @@ int fz_report_parse(const char *line, size_t len, fz_report *out, struct fz_buf 
  * code when the store fails; *bad counts reports without a usable number. */
 int fz_store_report(fz_store *s, const fz_report *r, size_t n, double half_life_days, size_t *bad, fz_error *err);
 
+/* Read reports (JSON Lines, blank lines skipped) from data and record them,
+ * 1,000 to a round trip. An unreadable line is passed to bad_line (1-based
+ * line numbers counted from first_line) and counted in *bad, as is a report
+ * without a usable number; *ok counts those recorded. 0, or a negative code
+ * when the store fails (what was recorded before stays recorded). */
+int fz_reports_ingest(fz_store *s, const char *data, size_t len, uint64_t first_line, double half_life_days,
+                      void (*bad_line)(void *ud, uint64_t line, const char *why), void *ud, size_t *ok,
+                      size_t *bad, fz_error *err);
+
 typedef struct fz_standing {
     double reputation;          /* decayed count of distinct reporters */
     size_t reporters;           /* distinct reporters on record */

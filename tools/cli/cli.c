@@ -199,6 +199,16 @@ void cli_state_free(cli_state *s)
     s->config = NULL;
 }
 
+static void print_bad_report(void *ud, uint64_t line, const char *why)
+{
+    (void)ud;
+    fz_buf o = {0};
+    if (fz_error_record(&o, line, why) == 0)
+        fputs(o.data, stderr);
+    fz_buf_free(&o);
+}
+
+/* The library records a buffer of lines; feed it 1,000 lines at a time. */
 int cli_ingest_reports(const char *cmd, fz_store *s, const char *path, double half_life_days, size_t *ok,
                        size_t *bad)
 {
@@ -207,52 +217,31 @@ int cli_ingest_reports(const char *cmd, fz_store *s, const char *path, double ha
         cli_error(cmd, "cannot open %s: %s", path, strerror(errno));
         return FZ_EIO;
     }
-    enum { BATCH = 1000 };
-    fz_report *batch = calloc(BATCH, sizeof *batch);
-    fz_buf *strings = calloc(BATCH, sizeof *strings);
+    fz_buf chunk = {0};
     char *line = NULL;
-    size_t cap = 0, n = 0, lineno = 0;
+    size_t cap = 0, lines = 0;
+    uint64_t first = 1;
     ssize_t len;
-    int rc = batch && strings ? 0 : FZ_ENOMEM;
+    int rc = 0, at_end = 0;
     *ok = *bad = 0;
-    while (!rc && (len = getline(&line, &cap, f)) >= 0) {
-        lineno++;
-        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
-            len--;
-        if (len == 0)
+    while (!rc && !at_end) {
+        at_end = (len = getline(&line, &cap, f)) < 0;
+        if (!at_end && (rc = fz_buf_append(&chunk, line, (size_t)len)))
+            break;
+        if (!at_end && ++lines < 1000)
             continue;
+        size_t k = 0, b = 0;
         fz_error err;
-        if (fz_report_parse(line, (size_t)len, &batch[n], &strings[n], &err)) {
-            fprintf(stderr, "{\"line\":%zu,\"error\":\"%s\"}\n", lineno, err.message);
-            (*bad)++;
-            continue;
-        }
-        if (++n == BATCH) {
-            size_t unusable;
-            fz_error err2;
-            if ((rc = fz_store_report(s, batch, n, half_life_days, &unusable, &err2))) {
-                cli_error(cmd, "%s", err2.message);
-                break;
-            }
-            *ok += n - unusable;
-            *bad += unusable;
-            n = 0;
-        }
+        rc = fz_reports_ingest(s, chunk.data, chunk.len, first, half_life_days, print_bad_report, NULL, &k, &b, &err);
+        if (rc)
+            cli_error(cmd, "%s", err.message);
+        *ok += k;
+        *bad += b;
+        first += lines;
+        lines = 0;
+        fz_buf_clear(&chunk);
     }
-    if (!rc && n) {
-        size_t unusable;
-        fz_error err2;
-        if ((rc = fz_store_report(s, batch, n, half_life_days, &unusable, &err2)))
-            cli_error(cmd, "%s", err2.message);
-        else {
-            *ok += n - unusable;
-            *bad += unusable;
-        }
-    }
-    for (size_t i = 0; strings && i < BATCH; i++)
-        fz_buf_free(&strings[i]);
-    free(strings);
-    free(batch);
+    fz_buf_free(&chunk);
     free(line);
     if (f != stdin)
         fclose(f);

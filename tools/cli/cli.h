@@ -16,6 +16,7 @@ int cmd_report(int argc, char **argv);
 int cmd_campaigns(int argc, char **argv);
 int cmd_resident(int argc, char **argv);
 int cmd_outbox(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 
 /* Exit codes: 0 success, 1 the job found a problem (rule errors, failed
  * examples), 2 usage errors, 3 runtime failures (I/O, memory). */

@@ -16,6 +16,7 @@ static const struct {
     {"resident", cmd_resident, "register the residents to warn (add|remove|list|import)"},
     {"outbox", cmd_outbox, "the warnings waiting for the gateway (list|deliver|replay|purge)"},
     {"campaigns", cmd_campaigns, "list this hour's scam campaigns (templates sent to many recipients)"},
+    {"serve", cmd_serve, "answer scoring requests over HTTP (the API carriers integrate with)"},
     {"bench", cmd_bench, "measure throughput: end to end, bare Hyperscan, PCRE2 alone"},
 };
 
