@@ -22,6 +22,7 @@
 #include <xxhash.h>
 
 #include "fanzha/normalize.h"
+#include "patcost.h"
 #include "ruleset.h"
 #include "signals.h"
 #include "ydoc.h"
@@ -358,6 +359,16 @@ static int check_pattern(fz_ydoc *d, yaml_node_t *n, fz_rule *r)
         PCRE2_UCHAR msg[256];
         pcre2_get_error_message(errcode, msg, sizeof msg);
         fz_ydoc_error(d, n, r->id, "invalid pattern: %s (at offset %zu of the pattern)", (char *)msg, (size_t)off);
+        return -1;
+    }
+    double cost = fz_pattern_cost(r->pattern);
+    if (cost > FZ_MAX_PATTERN_COST) {
+        pcre2_code_free(re);
+        fz_ydoc_error(d, n, r->id,
+                      "pattern too large: it compiles to about %.0f positions, bounded repeats expanded (at most "
+                      "%.0f; more would take Hyperscan minutes to compile); use smaller bounds, a 'literal' list "
+                      "for words, or split it into rules joined by a combination",
+                      cost, FZ_MAX_PATTERN_COST);
         return -1;
     }
     pcre2_match_data *md = pcre2_match_data_create(1, NULL);

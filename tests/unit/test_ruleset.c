@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "patcost.h"
 #include "testutil.h"
 
 static const char k_policy[] = "version: \"rs-7\"\nactions:\n  suspect: 4\n  block: 8\n";
@@ -143,6 +144,37 @@ static void pattern_matching_empty_string(void **state)
     const char *msg = "pattern matches the empty string, so it would fire on every message";
     expect_error(dir, where(dir, "zh/t.yaml", 9, 14, "zh.t.empty"), msg);
     expect_error(dir, where(dir, "zh/t.yaml", 12, 14, "zh.t.star"), msg);
+}
+
+/* A pattern whose bounded repeats expand past what Hyperscan compiles in
+ * reasonable time is refused with its reason, before any compile starts
+ * (this one took Hyperscan 68 s and 360 MB, then fell to the slow path). */
+static void pattern_too_large(void **state)
+{
+    (void)state;
+    const char *dir = pack(HEAD
+                           "  - id: zh.t.ok\n"                                    /* 5 */
+                           "    pattern: '(网银|u盾).{0,10}(失效|过期)'\n"        /* 6 */
+                           "    score: 1\n"                                       /* 7 */
+                           "  - id: zh.t.huge\n"                                  /* 8 */
+                           "    pattern: '(a|b)(.{0,40}(x|y).{0,40}(z|w)){1,300}q'\n" /* 9: column 14 */
+                           "    score: 1\n");
+    expect_error(dir, where(dir, "zh/t.yaml", 9, 14, "zh.t.huge"),
+                 "pattern too large: it compiles to about 25203 positions");
+}
+
+static void pattern_cost_estimates(void **state)
+{
+    (void)state;
+    assert_true(fz_pattern_cost("abc") == 3);
+    assert_true(fz_pattern_cost("安全账户") == 4);                  /* characters, not bytes */
+    assert_true(fz_pattern_cost("a.{0,40}b") == 42);
+    assert_true(fz_pattern_cost("(ab){3}") == 6);
+    assert_true(fz_pattern_cost("(ab|cd)+x*") == 5);                /* loops are not expanded */
+    assert_true(fz_pattern_cost("[a-z]{2,8}\\d") == 9);
+    assert_true(fz_pattern_cost("(?:x(?=y)){10}") == 20);
+    assert_true(fz_pattern_cost("\\x{4e00}{0,5}") == 5);
+    assert_true(fz_pattern_cost("((a{100}){100}){100}") >= 1e6);
 }
 
 static void reference_to_unknown_id(void **state)
@@ -581,6 +613,8 @@ int main(void)
         cmocka_unit_test(duplicate_key),
         cmocka_unit_test(bad_regex),
         cmocka_unit_test(pattern_matching_empty_string),
+        cmocka_unit_test(pattern_too_large),
+        cmocka_unit_test(pattern_cost_estimates),
         cmocka_unit_test(reference_to_unknown_id),
         cmocka_unit_test(reference_to_itself),
         cmocka_unit_test(cycle_in_combinations),
