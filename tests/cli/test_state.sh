@@ -21,15 +21,14 @@ unset FANZHA_REDIS
 RULES="$SRC/tests/data/rules-state"
 T=$(mktemp -d "${TMPDIR:-/tmp}/fanzha-state-test.XXXXXX")
 export FANZHA_STATE_DIR="$T/state"     # the embedded store's directory: fresh for each run
-BG_PIDS=()
+# shellcheck source=tests/cli/lib.sh
+. "$SRC/tests/cli/lib.sh"
 # shellcheck source=tests/cli/redis.sh
 . "$SRC/tests/cli/redis.sh"
 cleanup() {
-    local p
     exec 3>&- 2>/dev/null || true
-    for p in "${BG_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
     redis_stop
-    rm -rf "$T"
+    lib_cleanup
 }
 trap cleanup EXIT
 
@@ -37,16 +36,9 @@ command -v jq >/dev/null 2>&1 || { echo "test_state.sh needs jq" >&2; exit 1; }
 redis_start || exit 1
 URL="$REDIS_URL"
 
-FAILS=0
-CASE=""
-fail() { echo "FAIL [$CASE]: $*" >&2; FAILS=$((FAILS + 1)); }
-CASE_FAILS=0
-ok() { if [ "$FAILS" -eq "$CASE_FAILS" ]; then echo "ok   [$CASE] $*"; else echo "FAIL [$CASE] $*"; fi; }
-case_() { CASE="$1"; CASE_FAILS=$FAILS; }
 
 # --- helpers ------------------------------------------------------------------------------------------
 
-lines() { if [ -s "$1" ]; then wc -l <"$1" | tr -d ' '; else echo 0; fi; }
 
 # The number after WORD in the summary line of LOG ("read 5, verdicts 3, errors 2").
 summary_count() {
@@ -77,33 +69,6 @@ nonul() { tr -d '\0' <"$1"; }
 
 code() { local rc=0; "$@" >/dev/null 2>&1 || rc=$?; echo "$rc"; }
 
-# wait_pid PID SECONDS: wait for a background process, killing it when it
-# takes longer; sets RC (124 when it had to be killed).
-wait_pid() {
-    local pid="$1" i
-    for i in $(seq 1 $(($2 * 10))); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    if kill -0 "$pid" 2>/dev/null; then
-        kill -9 "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
-        RC=124
-        return
-    fi
-    RC=0
-    wait "$pid" || RC=$?
-}
-
-# wait_for CMD...: poll (up to 30 s) until CMD succeeds.
-wait_for() {
-    local i
-    for i in $(seq 1 300); do
-        if "$@"; then return 0; fi
-        sleep 0.1
-    done
-    return 1
-}
 
 # --- 1. the verdict cache across runs -----------------------------------------------------------------
 
@@ -298,20 +263,6 @@ dump_redis() {
         esac
     done < <(redis_cli --scan)
 }
-# numbers_in FILE NUMBER...: the numbers whose last 8 digits are in FILE, as
-# a run of digits or written with separators.
-numbers_in() {
-    local f="$1" n last8
-    shift
-    for n in "$@"; do
-        last8=${n: -8}
-        # (grep without -q: an early exit would SIGPIPE the producer, and pipefail fail the test)
-        if tr -c '0-9\n' '\n' <"$f" | grep "$last8" >/dev/null ||
-            sed -E 's/([0-9])[ ()+.-]+([0-9])/\1\2/g; s/([0-9])[ ()+.-]+([0-9])/\1\2/g' "$f" | grep "$last8" >/dev/null; then
-            echo "$n"
-        fi
-    done
-}
 NUMBERS="17001234567 13800000000 13900000000 13500000000 13600000001 13600000002 13600000003 13600000004
          4001234561 4001234562 4001234563 4001234564 4009999999 13812345678 4001234567 $(echo 1700123456{0..9})"
 dump_redis "$T/dump.txt"
@@ -351,7 +302,7 @@ exec 3>"$fifo"
 for chunk in $(seq 1 12); do
     from=$(((chunk - 1) * 500 + 1))
     gen "$from" $((chunk * 500)) >&3
-    wait_for has_records $((chunk * 500)) || fail "chunk $chunk: no verdicts ($(lines "$T/f.out") so far)"
+    wait_for 30 has_records $((chunk * 500)) || fail "chunk $chunk: no verdicts ($(lines "$T/f.out") so far)"
     case "$chunk" in
     4) redis_kill ;;                                    # after 2000 lines
     6) sleep 0.3; redis_restart || fail "restart" ;;    # about 1 s later, same port

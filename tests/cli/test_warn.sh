@@ -33,46 +33,19 @@ RULES="$SRC/rules"
 T=$(mktemp -d "${TMPDIR:-/tmp}/fanzha-warn-test.XXXXXX")
 export FANZHA_STATE_DIR="$T/state"       # the embedded store: residents and the outbox
 export GW_TOKEN="tok-$$-$RANDOM-secret"  # the gateway token: only ever in the environment
-SERVER_PIDS=()                           # webhook, receiver.py
-BG_PIDS=()                               # deliverers in the background
+# shellcheck source=tests/cli/lib.sh
+. "$SRC/tests/cli/lib.sh"                # SERVER_PIDS: webhook, receiver.py; BG_PIDS: deliverers
 
-cleanup() {
-    local p
-    for p in "${BG_PIDS[@]}" "${SERVER_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-    for p in "${BG_PIDS[@]}" "${SERVER_PIDS[@]}"; do
-        for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-        kill -9 "$p" 2>/dev/null || true
-        wait "$p" 2>/dev/null || true
-    done
-    rm -rf "$T"
-}
-trap cleanup EXIT
+trap lib_cleanup EXIT
 
 for tool in jq curl python3 webhook; do
     command -v "$tool" >/dev/null 2>&1 || { echo "test_warn.sh needs $tool" >&2; exit 1; }
 done
 
-FAILS=0
-CASE=""
-fail() { echo "FAIL [$CASE]: $*" >&2; FAILS=$((FAILS + 1)); }
-CASE_FAILS=0
-ok() { if [ "$FAILS" -eq "$CASE_FAILS" ]; then echo "ok   [$CASE] $*"; else echo "FAIL [$CASE] $*"; fi; }
-case_() { CASE="$1"; CASE_FAILS=$FAILS; }
 
 # --- helpers ------------------------------------------------------------------------------------------
 
-lines() { if [ -s "$1" ]; then wc -l <"$1" | tr -d ' '; else echo 0; fi; }
 
-# run NAME CMD...: run CMD with stdout in $T/NAME.out and stderr in
-# $T/NAME.err; sets RC. Everything a run prints (but --show-numbers
-# listings: see runclear) is also kept in $T/public.log for the privacy check.
-run() {
-    local name="$1"
-    shift
-    RC=0
-    "$@" >"$T/$name.out" 2>"$T/$name.err" || RC=$?
-    cat "$T/$name.out" "$T/$name.err" >>"$T/public.log"
-}
 # runclear NAME CMD...: as run, for output that may show numbers in clear.
 runclear() {
     local name="$1"
@@ -95,36 +68,7 @@ free_port() {
     python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-can_connect() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
-# wait_pid PID SECONDS: wait for a background process, killing it when it
-# takes longer; sets RC (124 when it had to be killed).
-wait_pid() {
-    local pid="$1" i
-    for i in $(seq 1 $(($2 * 10))); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    if kill -0 "$pid" 2>/dev/null; then
-        kill -9 "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
-        RC=124
-        return
-    fi
-    RC=0
-    wait "$pid" || RC=$?
-}
-
-# wait_for SECONDS CMD...: poll until CMD succeeds.
-wait_for() {
-    local n=$(($1 * 10)) i
-    shift
-    for i in $(seq 1 "$n"); do
-        if "$@"; then return 0; fi
-        sleep 0.1
-    done
-    return 1
-}
 
 # webhook_start: Debian's webhook with the "record" hook (tests/gateway), on
 # a free port; sets WH_URL, WH_RECORDS.
@@ -153,34 +97,7 @@ webhook_start() {
     return 1
 }
 
-# receiver_start ARGS...: tests/gateway/receiver.py; sets RX_PORT, RX_URL, RX_LOG.
-receiver_start() {
-    local pid
-    RX_LOG="$T/receiver.log"
-    python3 "$SRC/tests/gateway/receiver.py" --port-file "$T/receiver.port" --log "$RX_LOG" "$@" \
-        </dev/null >>"$T/receiver.out" 2>&1 &
-    pid=$!
-    SERVER_PIDS+=("$pid")
-    wait_for 10 test -s "$T/receiver.port" || { echo "receiver.py did not start: $(tail -5 "$T/receiver.out")" >&2; return 1; }
-    RX_PORT=$(cat "$T/receiver.port")
-    RX_URL="http://127.0.0.1:$RX_PORT"
-}
-rx_control() { curl -sf -X POST --data "$1" "$RX_URL/_control" >/dev/null; }
-rx_stats() { curl -sf "$RX_URL/_stats"; }
 
-# numbers_in FILE NUMBER...: the numbers whose last 8 digits are in FILE, as
-# a run of digits or written with separators.
-numbers_in() {
-    local f="$1" n last8
-    shift
-    for n in "$@"; do
-        last8=${n: -8}
-        if tr -c '0-9\n' '\n' <"$f" | grep "$last8" >/dev/null ||
-            sed -E 's/([0-9])[ ()+.-]+([0-9])/\1\2/g; s/([0-9])[ ()+.-]+([0-9])/\1\2/g' "$f" | grep "$last8" >/dev/null; then
-            echo "$n"
-        fi
-    done
-}
 
 # Local time of the policy (utc_offset +08:00): the hour now, for quiet hours.
 HOUR=$((($(date +%s) + 8 * 3600) / 3600 % 24))
