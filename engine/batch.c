@@ -513,6 +513,11 @@ int fz_batch_score(fz_batch *b, const fz_engine *e, fz_worker *w, fz_store *s)
 {
     fz_arena_reset(&b->results);
     b->n_ops = 0;
+    /* A block of unreadable records leaves nothing to score: no round trip
+     * (and no arithmetic on the ops array, which is not allocated yet; found
+     * by fuzzing the HTTP server with one malformed message). */
+    if (b->n == 0)
+        return 0;
     int rc = pass_prepare(b, e, w, s != NULL);
     if (rc)
         return rc;

@@ -123,24 +123,137 @@ int fz_json_num(fz_buf *o, double x)
     return fz_buf_append(o, tmp, (size_t)n);
 }
 
+/* Raw JSON is what cJSON accepted, and cJSON is lenient where RFC 8259 is
+ * not: it takes any byte up to 0x20 as whitespace, raw control characters
+ * inside strings, and numbers such as 01, 1. and -.5. Copied as they were
+ * (fuzzing found each), they made verdict lines that strict parsers reject,
+ * or split one verdict over two lines. So the copy is made strict, and
+ * nothing else changes: digits stay as written (a 19-digit id stays exact),
+ * spaces and tabs stay where they were. */
+
+static int is_digit(unsigned char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+/* Copy the number at p[0..] (cJSON accepted it) as a JSON number: no
+ * leading zeros, a 0 before a bare decimal point, no point without digits
+ * after it. Returns the bytes read. */
+static size_t raw_number(char **wp, const unsigned char *p, const unsigned char *end)
+{
+    const unsigned char *s = p;
+    char *w = *wp;
+    if (p < end && *p == '-')
+        *w++ = (char)*p++;
+    while (end - p >= 2 && p[0] == '0' && is_digit(p[1]))
+        p++;
+    if (!(p < end && is_digit(*p)))
+        *w++ = '0';
+    while (p < end && is_digit(*p))
+        *w++ = (char)*p++;
+    if (p < end && *p == '.') {
+        p++;
+        if (p < end && is_digit(*p))
+            *w++ = '.';
+        while (p < end && is_digit(*p))
+            *w++ = (char)*p++;
+    }
+    if (p < end && (*p == 'e' || *p == 'E')) {
+        *w++ = (char)*p++;
+        while (p < end && (*p == '+' || *p == '-' || is_digit(*p)))
+            *w++ = (char)*p++;
+    }
+    *wp = w;
+    return (size_t)(p - s);
+}
+
+static int is_hex(unsigned char c)
+{
+    return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+size_t fz_json_bad_u_escape_at(const char *s, size_t n)
+{
+    const char *end = s + n;
+    for (const char *p = memchr(s, '\\', n); p && p + 1 < end; p = memchr(p, '\\', (size_t)(end - p))) {
+        if (p[1] == 'u')
+            for (int i = 2; i < 6; i++)
+                if (p + i >= end || !is_hex((unsigned char)p[i]))
+                    return (size_t)(p - s);
+        p += 2;     /* the escaped character, whatever it is: after \\, a u is no escape */
+        if (p >= end)
+            break;
+    }
+    return n;
+}
+
+size_t fz_json_lax_at(const char *s, size_t n)
+{
+    int in_string = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (in_string) {
+            if (c < 0x20)
+                return i;
+            if (c == '\\')
+                i++;
+            else if (c == '"')
+                in_string = 0;
+        } else if (c == '"') {
+            in_string = 1;
+        } else if (c < 0x20 && c != '\t' && c != '\n' && c != '\r') {
+            return i;
+        } else if (c == '-' || is_digit(c)) {
+            size_t j = i + (c == '-');
+            if (j >= n || !is_digit((unsigned char)s[j]) || (s[j] == '0' && j + 1 < n && is_digit((unsigned char)s[j + 1])))
+                return i;
+            while (j < n && is_digit((unsigned char)s[j]))
+                j++;
+            if (j < n && s[j] == '.' && !(j + 1 < n && is_digit((unsigned char)s[j + 1])))
+                return i;
+            while (j < n && (is_digit((unsigned char)s[j]) || s[j] == '.' || s[j] == 'e' || s[j] == 'E' ||
+                             s[j] == '+' || s[j] == '-'))
+                j++;
+            i = j - 1;
+        }
+    }
+    return n;
+}
+
 int fz_json_raw(fz_buf *o, const char *s, size_t n)
 {
-    if (fz_buf_reserve(o, n * 3))
+    /* Worst case: a control character inside a string becomes \u00XX (6);
+     * a number can grow by one byte (-.5 -> -0.5). */
+    if (fz_buf_reserve(o, n * 6 + 1))
         return FZ_ENOMEM;
     char *w = o->data + o->len;
     const unsigned char *p = (const unsigned char *)s, *end = p + n;
+    int in_string = 0;
     while (p < end) {
-        if (*p < 0x80) {
+        unsigned char c = *p;
+        if (c >= 0x80) {
+            int len;
+            uint32_t cp = fz_utf8_decode(p, end, &len);
+            if (cp == 0xFFFD && !fz_utf8_is_real_fffd(p, len))
+                w += fz_utf8_encode(0xFFFD, w);
+            else
+                memcpy(w, p, (size_t)len), w += len;
+            p += len;
+        } else if (in_string && c < 0x20) {
+            *w++ = '\\'; *w++ = 'u'; *w++ = '0'; *w++ = '0';
+            *w++ = k_hex[c >> 4]; *w++ = k_hex[c & 15];
+            p++;
+        } else if (in_string && c == '\\' && end - p >= 2 && p[1] < 0x80) {
+            *w++ = (char)*p++;      /* an escape: the next byte is not a quote that ends the string */
             *w++ = (char)*p++;
-            continue;
+        } else if (!in_string && (c == '-' || is_digit(c))) {
+            p += raw_number(&w, p, end);
+        } else {
+            if (c == '"')
+                in_string = !in_string;
+            *w++ = !in_string && c < 0x20 && c != '\t' ? ' ' : (char)c;
+            p++;
         }
-        int len;
-        uint32_t cp = fz_utf8_decode(p, end, &len);
-        if (cp == 0xFFFD && !fz_utf8_is_real_fffd(p, len))
-            w += fz_utf8_encode(0xFFFD, w);
-        else
-            memcpy(w, p, (size_t)len), w += len;
-        p += len;
     }
     o->len = (size_t)(w - o->data);
     o->data[o->len] = '\0';

@@ -78,9 +78,19 @@ void fz_reader_free(fz_reader *r)
 
 /* --- raw spans of a valid JSON object's members ------------------------------------------- */
 
+/* Whitespace as cJSON reads it: every byte up to 0x20, not only the four
+ * JSON allows. The spans must start and end where cJSON's members do, or
+ * a line like {"id":\v"m-1",...} (found by fuzzing) gets the \v as its id
+ * and every later member's span is out of step. The verdict writer turns
+ * such bytes into spaces (fz_json_raw). */
+static int is_ws(char c)
+{
+    return (unsigned char)c <= 0x20;
+}
+
 static const char *skip_ws(const char *p, const char *end)
 {
-    while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+    while (p < end && is_ws(*p))
         p++;
     return p;
 }
@@ -112,7 +122,7 @@ static const char *skip_value(const char *p, const char *end)
         }
         return p;
     }
-    while (p < end && *p != ',' && *p != '}' && *p != ']' && *p != ' ' && *p != '\t' && *p != '\n' && *p != '\r')
+    while (p < end && *p != ',' && *p != '}' && *p != ']' && !is_ws(*p))
         p++;
     return p;
 }
@@ -270,6 +280,11 @@ int fz_reader_parse_json(fz_reader *r, const char *line, size_t len, fz_message 
     if (after < line + len)
         return fz_error_set(err, FZ_EPARSE, "invalid JSON: unexpected data after the object at byte %zu",
                             (size_t)(after - line));
+    /* cJSON reads \uZZZZ as U+0000, which would end the string there (found
+     * by fuzzing: "95588\uZZZZ123" passed for the allowlisted 95588). */
+    size_t bad_escape = fz_json_bad_u_escape_at(line, len);
+    if (bad_escape < len)
+        return fz_error_set(err, FZ_EPARSE, "invalid JSON: bad \\u escape at byte %zu", bad_escape);
     int nul_escape = memmem(line, len, "\\u0000", 6) != NULL;
     raw_member local[64], *raws = local;
     size_t members = (size_t)cJSON_GetArraySize(root), nraw = 0;

@@ -11,6 +11,7 @@
 
 #include "engine_internal.h"
 #include "fanzha/store.h"
+#include "json_out.h"
 
 /* ISO 8601 date-time to Unix seconds; -1 when it is not one. */
 static int64_t parse_iso8601(const char *s)
@@ -49,6 +50,11 @@ int fz_report_parse(const char *line, size_t len, fz_report *out, fz_buf *string
         rc = fz_error_set(err, FZ_EPARSE, "a report must be a JSON object");
         goto done;
     }
+    /* cJSON reads \uZZZZ as U+0000, cutting the string short (fuzzing). */
+    if (fz_json_bad_u_escape_at(line, len) < len) {
+        rc = fz_error_set(err, FZ_EPARSE, "invalid JSON: bad \\u escape");
+        goto done;
+    }
     const cJSON *num = cJSON_GetObjectItemCaseSensitive(root, "number");
     const cJSON *who = cJSON_GetObjectItemCaseSensitive(root, "reporter");
     const cJSON *kind = cJSON_GetObjectItemCaseSensitive(root, "kind");
@@ -60,6 +66,13 @@ int fz_report_parse(const char *line, size_t len, fz_report *out, fz_buf *string
     fz_number canon;
     if (fz_number_canon(num->valuestring, strlen(num->valuestring), &canon)) {
         rc = fz_error_set(err, FZ_EPARSE, "field 'number' is not a phone number");
+        goto done;
+    }
+    /* Casting a double outside int64_t's range is undefined (fuzzing found
+     * "ts":17953344001795334400); a number gets the range the ISO form has,
+     * 1970 up to the end of 9999. */
+    if (cJSON_IsNumber(ts) && !(ts->valuedouble >= 0 && ts->valuedouble < 253402300800.0)) {
+        rc = fz_error_set(err, FZ_EPARSE, "field 'ts' is not a Unix time from 1970 to 9999");
         goto done;
     }
     if (cJSON_IsNumber(ts))

@@ -17,6 +17,7 @@
 
 #include "engine_internal.h"
 #include "fanzha/resident.h"
+#include "json_out.h"
 #include "residents.h"
 #include "store.h"
 
@@ -150,6 +151,11 @@ int fz_resident_parse(const char *json, size_t len, fz_resident *out, fz_error *
     if (!o || !cJSON_IsObject(o)) {
         cJSON_Delete(o);
         return fz_error_set(err, FZ_EPARSE, "not a JSON object");
+    }
+    /* cJSON reads \uZZZZ as U+0000, which would cut a name or a number short. */
+    if (fz_json_bad_u_escape_at(json, len) < len) {
+        cJSON_Delete(o);
+        return fz_error_set(err, FZ_EPARSE, "invalid JSON: bad \\u escape");
     }
     int rc = parse_fields(o, out, err);
     cJSON_Delete(o);

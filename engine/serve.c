@@ -411,7 +411,8 @@ static int start_daemon(fz_server *s, fz_error *err)
     s->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, handle, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s, MHD_OPTION_SOCK_ADDR,
         (struct sockaddr *)&ss,
-        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)s->o.settings.threads, MHD_OPTION_CONNECTION_LIMIT,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(s->o.settings.threads > 1 ? s->o.settings.threads : 0),
+        MHD_OPTION_CONNECTION_LIMIT,
         s->o.settings.max_connections, MHD_OPTION_CONNECTION_TIMEOUT, s->o.settings.connection_timeout_s,
         MHD_OPTION_NOTIFY_COMPLETED, completed, s, MHD_OPTION_END);
     if (!s->daemon)

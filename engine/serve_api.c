@@ -230,6 +230,13 @@ void fz_api_reports(fz_server *s, fz_request *q, fz_reply *r)
 static int resident_from_body(const fz_request *q, const char *e164, fz_resident *res, char *why, size_t cap)
 {
     cJSON *root = cJSON_ParseWithLength(q->body.data ? q->body.data : "", q->body.len);
+    /* Checked on the body as sent: cJSON would read \uZZZZ as U+0000 and
+     * print the record back cut short. */
+    if (root && fz_json_bad_u_escape_at(q->body.data, q->body.len) < q->body.len) {
+        cJSON_Delete(root);
+        snprintf(why, cap, "invalid JSON: bad \\u escape");
+        return -1;
+    }
     if (!cJSON_IsObject(root)) {
         cJSON_Delete(root);
         snprintf(why, cap, "the body must be a JSON object (name, language, guardians, channel, daily_limit, quiet)");
