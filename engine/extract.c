@@ -48,6 +48,16 @@ int fz_domains_parse(fz_ruleset *rs, fz_ydoc *d)
     yaml_node_t *brands = fz_ydoc_get(d, root, "brands"), *typos = fz_ydoc_get(d, root, "typo_tlds");
     if (typos && fz_ydoc_strings(d, typos, NULL, "typo_tlds", (char ***)&rs->typo_tlds, NULL, &rs->n_typo_tlds))
         bad++;
+    /* They are spliced into the URL pattern: letters and digits only, so a
+     * rule file cannot slip regex syntax (or a runaway pattern) in. */
+    for (size_t i = 0; i < rs->n_typo_tlds; i++) {
+        const char *t = rs->typo_tlds[i];
+        size_t n = strlen(t);
+        if (n == 0 || n > 24 || strspn(t, "abcdefghijklmnopqrstuvwxyz0123456789") != n) {
+            fz_ydoc_error(d, typos, NULL, "typo_tlds: '%.40s' is not a top-level domain (a-z, 0-9, at most 24)", t);
+            bad++;
+        }
+    }
     if (!brands)
         return bad;
     if (!fz_ynode_is(brands, YAML_SEQUENCE_NODE)) {

@@ -177,6 +177,15 @@ static void pattern_cost_estimates(void **state)
     assert_true(fz_pattern_cost("((a{100}){100}){100}") >= 1e6);
 }
 
+static void typo_tlds_are_plain_names(void **state)
+{
+    (void)state;
+    const char *dir = tu_pack("policy.yaml", k_policy, "zh/t.yaml",
+                              HEAD "  - id: zh.t.ok\n    literal: ['安全账户']\n    score: 1\n",
+                              "domains.yaml", "typo_tlds: ['con', 'c(o|m)*']\n", NULL);
+    expect_error(dir, where(dir, "domains.yaml", 1, 12, NULL), "typo_tlds: 'c(o|m)*' is not a top-level domain");
+}
+
 static void reference_to_unknown_id(void **state)
 {
     (void)state;
@@ -615,6 +624,7 @@ int main(void)
         cmocka_unit_test(pattern_matching_empty_string),
         cmocka_unit_test(pattern_too_large),
         cmocka_unit_test(pattern_cost_estimates),
+        cmocka_unit_test(typo_tlds_are_plain_names),
         cmocka_unit_test(reference_to_unknown_id),
         cmocka_unit_test(reference_to_itself),
         cmocka_unit_test(cycle_in_combinations),
