@@ -20,6 +20,7 @@
 #include "gateway.h"
 #include "outbox.h"
 #include "serve.h"
+#include "stream.h"
 #include "config.h"
 
 #ifdef __cplusplus

@@ -16,6 +16,8 @@ int cmd_report(int argc, char **argv);
 int cmd_campaigns(int argc, char **argv);
 int cmd_resident(int argc, char **argv);
 int cmd_outbox(int argc, char **argv);
+int cmd_worker(int argc, char **argv);
+int cmd_stream(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 
 /* Exit codes: 0 success, 1 the job found a problem (rule errors, failed
@@ -58,6 +60,10 @@ int cli_state_open(const char *cmd, cli_state *s, fz_store **out);
 /* The gateway of the configuration file, or NULL after printing why there is none. */
 const fz_gateway_options *cli_state_gateway(const char *cmd, const cli_state *s);
 void cli_state_free(cli_state *s);
+/* The stream bus's Redis URL: bus if given, else the state's Redis (--redis,
+ * $FANZHA_REDIS, the configuration file). 0, or prints why there is none and
+ * returns the exit code (cmd_stream.c). */
+int cli_bus_url(const char *cmd, cli_state *s, const char *bus, const char **url);
 /* The help lines of the state options. */
 #define CLI_STATE_HELP                                                                                             \
     "  --redis URL         shared state in Redis: redis://[:password@]host[:port][/db]\n"                          \

@@ -17,6 +17,8 @@ static const struct {
     {"outbox", cmd_outbox, "the warnings waiting for the gateway (list|deliver|replay|purge)"},
     {"campaigns", cmd_campaigns, "list this hour's scam campaigns (templates sent to many recipients)"},
     {"serve", cmd_serve, "answer scoring requests over HTTP (the API carriers integrate with)"},
+    {"worker", cmd_worker, "consume the Redis Streams bus: verdicts for every entry, any number of workers"},
+    {"stream", cmd_stream, "feed the bus and see its partitions (stream push|status|dead)"},
     {"bench", cmd_bench, "measure throughput: end to end, bare Hyperscan, PCRE2 alone"},
 };
 
