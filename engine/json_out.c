@@ -29,6 +29,21 @@ static const unsigned char k_plain[128] = {
     ['|'] = 1, ['}'] = 1, ['~'] = 1, [0x7F] = 1,
 };
 
+/* Copy the UTF-8 character at p to *w, invalid bytes as U+FFFD; returns
+ * the byte after it. */
+static const unsigned char *copy_utf8(const unsigned char *p, const unsigned char *end, char **w)
+{
+    int len;
+    uint32_t cp = fz_utf8_decode(p, end, &len);
+    if (cp == 0xFFFD && !fz_utf8_is_real_fffd(p, len)) {
+        *w += fz_utf8_encode(0xFFFD, *w);
+    } else {
+        memcpy(*w, p, (size_t)len);
+        *w += len;
+    }
+    return p + len;
+}
+
 int fz_json_str(fz_buf *o, const char *s, size_t n)
 {
     /* Worst case: every byte becomes \u00XX (6) or U+FFFD (3). */
@@ -58,13 +73,7 @@ int fz_json_str(fz_buf *o, const char *s, size_t n)
         }
         unsigned char c = *p;
         if (c >= 0x80) {
-            int len;
-            uint32_t cp = fz_utf8_decode(p, end, &len);
-            if (cp == 0xFFFD && !fz_utf8_is_real_fffd(p, len))
-                w += fz_utf8_encode(0xFFFD, w);
-            else
-                memcpy(w, p, (size_t)len), w += len;
-            p += len;
+            p = copy_utf8(p, end, &w);
             continue;
         }
         *w++ = '\\';
@@ -232,13 +241,7 @@ int fz_json_raw(fz_buf *o, const char *s, size_t n)
     while (p < end) {
         unsigned char c = *p;
         if (c >= 0x80) {
-            int len;
-            uint32_t cp = fz_utf8_decode(p, end, &len);
-            if (cp == 0xFFFD && !fz_utf8_is_real_fffd(p, len))
-                w += fz_utf8_encode(0xFFFD, w);
-            else
-                memcpy(w, p, (size_t)len), w += len;
-            p += len;
+            p = copy_utf8(p, end, &w);
         } else if (in_string && c < 0x20) {
             *w++ = '\\'; *w++ = 'u'; *w++ = '0'; *w++ = '0';
             *w++ = k_hex[c >> 4]; *w++ = k_hex[c & 15];

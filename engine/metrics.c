@@ -20,7 +20,7 @@ static const double k_bounds[FZ_LATENCY_BUCKETS - 1] = {
     0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025,
     0.005,   0.01,     0.025,   0.05,   0.1,     0.25,   1.0};
 
-static const unsigned k_codes[FZ_CODE_SLOTS] = {200, 201, 204, 400, 401, 403, 404, 405, 413, 422, 500, 503};
+static const unsigned k_codes[FZ_CODE_SLOTS] = {200, 201, 409, 400, 401, 403, 404, 405, 413, 422, 500, 503};
 
 static const char *const k_endpoints[FZ_EP_COUNT] = {"check",   "check_batch", "reports", "residents", "campaigns",
                                                      "reload",  "healthz",     "readyz",  "metrics",   "other"};

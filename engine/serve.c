@@ -245,12 +245,68 @@ static void run_endpoint(fz_server *s, fz_request *q, fz_reply *r)
     case FZ_EP_REPORTS: fz_api_reports(s, q, r); break;
     case FZ_EP_RESIDENTS: fz_api_residents(s, q, r); break;
     case FZ_EP_CAMPAIGNS: fz_api_campaigns(s, q, r); break;
-    case FZ_EP_RELOAD: fz_api_reload(s, q, r); break;
     case FZ_EP_HEALTHZ:
     case FZ_EP_READYZ: fz_api_health(s, q, r); break;
     case FZ_EP_METRICS: fz_api_metrics(s, q, r); break;
     default: fz_reply_error(r, 404, "no such endpoint"); break;
     }
+}
+
+/* --- reload off the request threads --------------------------------------------------------- */
+
+/* Building an engine takes from tens of milliseconds (cached) to seconds:
+ * long enough to starve scoring if request threads did it. The request is
+ * suspended, a thread of its own builds and swaps the engine, and resumes
+ * the request, which then answers. One reload at a time over HTTP. */
+typedef struct fz_reload_job {
+    fz_server *server;
+    struct MHD_Connection *conn;
+    int rc;
+    fz_error err;
+} fz_reload_job;
+
+static void *reload_main(void *arg)
+{
+    fz_reload_job *job = arg;
+    fz_server *s = job->server;
+    job->rc = fz_server_reload(s, &job->err);
+    /* After the resume the request may answer and free the job at once. */
+    MHD_resume_connection(job->conn);
+    atomic_store(&s->reload_running, 0);
+    return NULL;
+}
+
+static enum MHD_Result reload_request(fz_server *s, struct MHD_Connection *c, fz_request *q)
+{
+    if (q->job) {                                   /* resumed: the reload is done */
+        fz_reply r = {0};
+        fz_api_reload_reply(s, q->job->rc, &q->job->err, &r);
+        enum MHD_Result ok = send_reply(s, c, q, &r);
+        fz_buf_free(&r.body);
+        return ok;
+    }
+    if (atomic_exchange(&s->reload_running, 1))
+        return refuse(s, c, q, 409, "a reload is already running; try again when it is done");
+    pthread_t t;
+    pthread_attr_t attr;
+    q->job = calloc(1, sizeof *q->job);
+    if (q->job) {
+        q->job->server = s;
+        q->job->conn = c;
+        MHD_suspend_connection(c);
+    }
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    int started = q->job && pthread_create(&t, &attr, reload_main, q->job) == 0;
+    pthread_attr_destroy(&attr);
+    if (started)
+        return MHD_YES;
+    if (q->job)
+        MHD_resume_connection(c);
+    free(q->job);
+    q->job = NULL;
+    atomic_store(&s->reload_running, 0);
+    return refuse(s, c, q, 500, "cannot start a reload");
 }
 
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
@@ -286,6 +342,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         atomic_fetch_add(&s->metrics.rejected_too_large, 1);
         return refuse(s, c, q, 413, "the body is larger than this endpoint takes");
     }
+    if (q->ep == FZ_EP_RELOAD)
+        return reload_request(s, c, q);
     fz_reply r = {0};
     run_endpoint(s, q, &r);
     enum MHD_Result ok = send_reply(s, c, q, &r);
@@ -303,6 +361,7 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls, enum 
         return;
     atomic_fetch_sub(&s->metrics.in_flight, 1);
     fz_buf_free(&q->body);
+    free(q->job);
     free(q);
     *con_cls = NULL;
 }
@@ -404,7 +463,7 @@ static int start_daemon(fz_server *s, fz_error *err)
     int rc = resolve(s->o.settings.listen, &ss, err);
     if (rc)
         return rc;
-    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
     if (ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     /* The logger goes first, so that errors about later options reach it. */
@@ -515,6 +574,12 @@ void fz_server_stop(fz_server *s)
 {
     if (!s)
         return;
+    /* A suspended reload request must be resumed before the daemon stops:
+     * let the reload finish. */
+    while (atomic_load(&s->reload_running)) {
+        struct timespec t = {0, 10 * 1000000L};
+        nanosleep(&t, NULL);
+    }
     if (s->daemon)
         MHD_stop_daemon(s->daemon);
     if (s->listen_fd >= 0)

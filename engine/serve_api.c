@@ -351,11 +351,9 @@ static int engine_summary(fz_server *s, fz_buf *o, const char *lead)
     return rc;
 }
 
-void fz_api_reload(fz_server *s, fz_request *q, fz_reply *r)
+void fz_api_reload_reply(fz_server *s, int rc, const fz_error *err, fz_reply *r)
 {
-    (void)q;
-    fz_error err;
-    if (fz_server_reload(s, &err) == 0) {
+    if (rc == 0) {
         r->code = 200;
         if (engine_summary(s, &r->body, "{\"reloaded\":true,") || fz_buf_lit(&r->body, "}\n"))
             fz_reply_error(r, 500, "out of memory");
@@ -363,7 +361,7 @@ void fz_api_reload(fz_server *s, fz_request *q, fz_reply *r)
     }
     r->code = 422;
     if (fz_buf_lit(&r->body, "{\"reloaded\":false,\"error\":") ||
-        fz_json_str(&r->body, err.message, strlen(err.message)) || engine_summary(s, &r->body, ",\"running\":{") ||
+        fz_json_str(&r->body, err->message, strlen(err->message)) || engine_summary(s, &r->body, ",\"running\":{") ||
         fz_buf_lit(&r->body, "}}\n"))
         fz_reply_error(r, 500, "out of memory");
 }

@@ -41,6 +41,7 @@ struct fz_server {
     pthread_key_t scorer_key;   /* each MHD thread's scorer */
     atomic_int draining;
     pthread_mutex_t reload_mu;
+    atomic_int reload_running;  /* a reload requested over HTTP is being built */
     pthread_t deliverer;
     int have_deliverer;
     atomic_int stop_delivery;
@@ -59,6 +60,7 @@ typedef struct fz_request {
     size_t discarded;           /* bytes past the limit (a chunked upload) */
     uint64_t t0_ns;
     int answered;               /* a reply was queued */
+    struct fz_reload_job *job;  /* reload: the engine being built off the request threads */
     fz_scan_stats st;           /* what scoring counted */
 } fz_request;
 
@@ -86,7 +88,8 @@ void fz_api_batch(fz_server *s, fz_request *q, fz_reply *r);
 void fz_api_reports(fz_server *s, fz_request *q, fz_reply *r);
 void fz_api_residents(fz_server *s, fz_request *q, fz_reply *r);
 void fz_api_campaigns(fz_server *s, fz_request *q, fz_reply *r);
-void fz_api_reload(fz_server *s, fz_request *q, fz_reply *r);
+/* The reply to a reload that ended with rc (err saying why it failed). */
+void fz_api_reload_reply(fz_server *s, int rc, const fz_error *err, fz_reply *r);
 void fz_api_health(fz_server *s, fz_request *q, fz_reply *r);
 void fz_api_metrics(fz_server *s, fz_request *q, fz_reply *r);
 

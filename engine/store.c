@@ -92,7 +92,7 @@ int fz_store_open(const fz_store_options *o, fz_store **out, fz_error *err)
     if (o->url && *o->url)
         rc = fz_store_redis_open(s, o->url, o->timeout_ms > 0 ? o->timeout_ms : 200, err);
     else
-        rc = fz_store_mem_open(s, o->max_entries ? o->max_entries : 1000000, err);
+        rc = fz_store_mem_open(s, o->max_entries ? o->max_entries : 250000, err);
     if (rc) {
         fz_statefile_free(s->sf);
         free(s);

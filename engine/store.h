@@ -70,6 +70,9 @@ int fz_store_exec(fz_store *s, fz_op *ops, size_t n, fz_arena *results);
 
 /* Backends. */
 int fz_store_mem_open(fz_store *s, size_t max_entries, fz_error *err);
+/* The embedded store's table size in slots (for tests: it must follow the
+ * entries kept, not every key ever written). */
+size_t fz_store_mem_slots(fz_store *s);
 int fz_store_redis_open(fz_store *s, const char *url, double timeout_ms, fz_error *err);
 
 /* A phone number's keyed hash (32 hex digits), from its canonical digits;

@@ -100,9 +100,14 @@ static entry *find(mem *m, const fz_str *key, uint64_t h, int64_t now)
     return NULL;
 }
 
-static int grow(mem *m)
+/* Rebuild the table without its tombstones: twice as large when it is
+ * mostly live entries, else at the same size. Expired and evicted entries
+ * leave tombstones; a table that only ever doubled would grow with every
+ * key it has seen, not with the entries it keeps (a soak with distinct
+ * texts took a server with the default cap to 1.9 GB in 10 minutes). */
+static int rehash(mem *m)
 {
-    size_t ncap = m->cap ? m->cap * 2 : 1024;
+    size_t ncap = !m->cap ? 1024 : (m->live + 1) * 4 <= m->cap ? m->cap : m->cap * 2;
     entry *ns = calloc(ncap, sizeof *ns);
     if (!ns)
         return -1;
@@ -151,7 +156,7 @@ static entry *create(mem *m, const fz_str *key, uint64_t h, int kind, int64_t no
 {
     if (m->live >= m->max_entries)
         evict_one(m, now);
-    if ((m->used + 1) * 2 > m->cap && grow(m))
+    if ((m->used + 1) * 2 > m->cap && rehash(m))
         return NULL;
     size_t i = h & (m->cap - 1);
     while (m->slots[i].kind >= E_STRING)
@@ -519,10 +524,19 @@ static void mem_close(fz_store *s)
 
 static const fz_store_backend k_mem = {mem_exec, mem_close};
 
+size_t fz_store_mem_slots(fz_store *s)
+{
+    mem *m = s->impl;
+    pthread_mutex_lock(&m->mu);
+    size_t cap = m->cap;
+    pthread_mutex_unlock(&m->mu);
+    return cap;
+}
+
 int fz_store_mem_open(fz_store *s, size_t max_entries, fz_error *err)
 {
     mem *m = calloc(1, sizeof *m);
-    if (!m || grow(m)) {
+    if (!m || rehash(m)) {
         free(m);
         return fz_error_set(err, FZ_ENOMEM, "out of memory");
     }

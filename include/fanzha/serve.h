@@ -17,7 +17,8 @@
  * Every other request needs "Authorization: Bearer <token>"; tokens are
  * compared in constant time. Errors are JSON ({"error":"..."}) with the
  * status code that says what happened: 400 unreadable, 401 no or wrong
- * token, 403 not an admin token, 404, 405, 413 body too large, 422 a rule
+ * token, 403 not an admin token, 404, 405, 409 a reload already running,
+ * 413 body too large, 422 a rule
  * pack refused on reload, 503 (with Retry-After) draining or state down. */
 #ifndef FANZHA_SERVE_H
 #define FANZHA_SERVE_H
@@ -81,7 +82,8 @@ void fz_tokens_free(char **tokens, size_t n);
 int fz_server_start(const fz_serve_options *o, fz_server **out, fz_error *err);
 /* The port bound (useful with port 0). */
 int fz_server_port(const fz_server *s);
-/* Rebuild the engine and swap it in, as POST /v1/rules/reload does. 0, or
+/* Rebuild the engine and swap it in, as POST /v1/rules/reload does (which
+ * runs it on a thread of its own, never a request thread). 0, or
  * a code with err naming the first problem (the running rules stay). */
 int fz_server_reload(fz_server *s, fz_error *err);
 /* Stop taking new connections, answer 503 on /readyz, and wait until the

@@ -27,7 +27,8 @@ typedef struct fz_store_options {
     const char *url;            /* NULL or "": embedded; redis://[:password@]host[:port][/db] */
     const char *hash_key;       /* secret for hashing numbers; NULL: $FANZHA_HASH_KEY, else a built-in key */
     double timeout_ms;          /* per round trip to Redis (default 200) */
-    size_t max_entries;         /* embedded: entries kept before the oldest go (default 1,000,000) */
+    size_t max_entries;         /* embedded: entries kept before the oldest go (default 250,000:
+                                 * about 300 MB at most; durable ones are never evicted) */
     const char *dir;            /* state directory (created when first written), or NULL. The embedded
                                  * store keeps what must survive a restart there (residents, reports,
                                  * the warning spool, in state.db); with Redis it holds the spool of

@@ -271,11 +271,29 @@ for k in 1 2 3 4 5 6; do
     [ "$(cat "$T/load.$k.code")" = 200 ] && [ "$(lines "$T/load.$k")" -eq "$IN" ] ||
         fail "batch $k during reloads: $(cat "$T/load.$k.code"), $(lines "$T/load.$k") of $IN lines"
 done
+# A reload that compiles (a new version: no cached database) is built off
+# the request threads: scoring goes on meanwhile with the old rules, and a
+# second reload is told to wait (409).
+sed -i "s/^version: \"\\(.*\\)\"/version: \"\\1-reloaded-$$-$RANDOM\"/" "$T/rules/policy.yaml"  # never cached
+(curl -s -H "Authorization: Bearer $ADMIN" -X POST -o "$T/slow.body" -w '%{http_code}' "$URL/v1/rules/reload" \
+    >"$T/slow.code") &
+SLOW_PID=$!
+wait_for 10 grep -q . "$T/serve.log"     # (the server is up; give the reload a moment to start)
+sleep 0.3
+http busy "$ADMIN" -X POST "$URL/v1/rules/reload"
+[ "$CODE" = 409 ] || fail "a second reload while one runs: $CODE"
+http during "$CLIENT" -d "{\"text\":\"$SCAM\"}" "$URL/v1/check"
+[ "$CODE" = 200 ] && [ "$(jq -r .rules_version "$T/during.body")" = "$VERSION" ] ||
+    fail "scoring during a reload waited for it: $CODE $(jq -r .rules_version "$T/during.body")"
+wait "$SLOW_PID" || true
+[ "$(cat "$T/slow.code")" = 200 ] && jq -r .rules_version "$T/slow.body" | grep -q -- '-reloaded' ||
+    fail "the compiling reload: $(cat "$T/slow.code") $(cat "$T/slow.body")"
+NEW_VERSION=$(jq -r .rules_version "$T/slow.body")
 echo "this is: [not yaml" >>"$T/rules/zh/$(ls "$T/rules/zh" | head -1)"
 http broken "$ADMIN" -X POST "$URL/v1/rules/reload"
 [ "$CODE" = 422 ] && [ "$(jq -r .reloaded "$T/broken.body")" = false ] || fail "broken pack: $CODE"
 jq -r .error "$T/broken.body" | grep -Eq '\.yaml:[0-9]+:[0-9]+' || fail "no file:line:col: $(cat "$T/broken.body")"
-[ "$(jq -r .running.rules_version "$T/broken.body")" = "$VERSION" ] || fail "the running version is not named"
+[ "$(jq -r .running.rules_version "$T/broken.body")" = "$NEW_VERSION" ] || fail "the running version is not named"
 kill -HUP "$SV_PID"
 sleep 1
 http after "$CLIENT" -d "{\"text\":\"$SCAM\"}" "$URL/v1/check"
@@ -283,7 +301,7 @@ http after "$CLIENT" -d "{\"text\":\"$SCAM\"}" "$URL/v1/check"
 grep -q 'reload refused' "$T/serve.log" || fail "the refusal is not logged"
 m_reload=$(curl -s -H "Authorization: Bearer $CLIENT" "$URL/metrics" | awk '/^fanzha_rule_reloads_total\{result="refused"\}/ { print $2 }')
 [ "${m_reload:-0}" -ge 2 ] || fail "refused reloads not counted: $m_reload"
-ok "6 batches of $IN during 6 reloads, all complete; a broken pack refused, the old one runs"
+ok "6 batches of $IN during 6 reloads, all complete; scoring goes on during a compiling reload; a broken pack refused, the old one runs"
 
 # --- 8. SIGTERM drains --------------------------------------------------------------------------------------------------
 

@@ -1,5 +1,7 @@
 /* cli.c — helpers shared by the subcommands (see cli.h). */
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -98,6 +100,31 @@ void cli_error(const char *cmd, const char *fmt, ...)
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
     va_end(ap);
+}
+
+static void service_signals(sigset_t *set)
+{
+    sigemptyset(set);
+    sigaddset(set, SIGHUP);
+    sigaddset(set, SIGTERM);
+    sigaddset(set, SIGINT);
+}
+
+void cli_block_signals(void)
+{
+    sigset_t set;
+    service_signals(&set);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+}
+
+int cli_next_signal(void)
+{
+    sigset_t set;
+    service_signals(&set);
+    int sig;
+    while (sigwait(&set, &sig) != 0)
+        ;
+    return sig;
 }
 
 const char *cli_redis_url(const char *url)

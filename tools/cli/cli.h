@@ -38,6 +38,13 @@ const char *cli_default_cache(void);
 /* Build an engine; print its diagnostics at or above `level` to stderr. */
 int cli_load_engine(const char *rules_dir, const char *cache_dir, fz_diag_level level, fz_engine **out);
 
+/* Block SIGHUP, SIGTERM and SIGINT in the calling thread and every thread
+ * it starts afterwards (call it first); a long-running command then takes
+ * them one at a time with cli_next_signal. */
+void cli_block_signals(void);
+/* Wait for the next of those signals; returns it. */
+int cli_next_signal(void);
+
 void cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Where state lives, from the options every stateful command shares:

@@ -130,7 +130,12 @@ static int print_warning(void *ud, const fz_warning *w)
 {
     lister *l = ud;
     char body[4096];
-    int has_body = l->g && fz_gateway_render_body(l->g, w, body, sizeof body) == 0;
+    /* The body shows the recipient as the gateway gets it: masked too,
+     * unless --show-numbers. */
+    fz_warning shown = *w;
+    if (!l->a->show_numbers)
+        fz_number_mask(w->to, shown.to);
+    int has_body = l->g && fz_gateway_render_body(l->g, &shown, body, sizeof body) == 0;
     fz_buf json = FZ_BUF_INIT;
     if (fz_warning_json(w, !l->a->show_numbers, has_body ? body : NULL, &json) == 0)
         printf("%.*s\n", (int)json.len, json.data);

@@ -208,15 +208,8 @@ static int write_port(const char *path, int port)
 /* Wait for signals: SIGHUP reloads; SIGTERM/SIGINT return. */
 static void wait_signals(fz_server *srv, int quiet)
 {
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGHUP);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
     for (;;) {
-        int sig;
-        if (sigwait(&set, &sig) != 0)
-            continue;
+        int sig = cli_next_signal();
         if (sig != SIGHUP)
             break;
         fz_error err;
@@ -273,12 +266,7 @@ int cmd_serve(int argc, char **argv)
         return rc;
     /* Signals are taken by sigwait in the main thread only: block them
      * before any thread starts. */
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGHUP);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    cli_block_signals();
     signal(SIGPIPE, SIG_IGN);
 
     running r = {0};

@@ -77,14 +77,9 @@ static void reload(worker_ctx *c)
 static void *signal_main(void *ud)
 {
     worker_ctx *c = ud;
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGHUP);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
     for (;;) {
-        int sig;
-        if (sigwait(&set, &sig) != 0 || atomic_load(&c->done))
+        int sig = cli_next_signal();
+        if (atomic_load(&c->done))
             break;
         if (sig == SIGHUP) {
             reload(c);
@@ -342,12 +337,7 @@ int cmd_worker(int argc, char **argv)
     }
     /* Blocked before any thread starts, so that only the signal thread
      * takes them. */
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGHUP);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    cli_block_signals();
     opened op = {0};
     rc = open_all(&a, &c, &op);
     if (!rc)
