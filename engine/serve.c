@@ -449,6 +449,34 @@ static void *deliver_main(void *ud)
     return NULL;
 }
 
+/* Once a second: has the state store started failing, or come back? One
+ * log line per change, not per failed request. */
+static void *watch_main(void *ud)
+{
+    fz_server *s = ud;
+    fz_store_stats last;
+    fz_store_get_stats(s->o.store, &last);
+    int down = 0;
+    while (!atomic_load(&s->stop_delivery)) {
+        struct timespec t = {0, 250 * 1000000L};
+        for (int i = 0; i < 4 && !atomic_load(&s->stop_delivery); i++)
+            nanosleep(&t, NULL);
+        fz_store_stats now;
+        fz_store_get_stats(s->o.store, &now);
+        if (!down && now.errors > last.errors) {
+            down = 1;
+            fz_server_log(s, "state store %s unreachable: scoring goes on without state (degraded)",
+                          fz_store_describe(s->o.store));
+        } else if (down && now.reconnects > last.reconnects && now.errors == last.errors) {
+            down = 0;
+            fz_server_log(s, "state store %s is back (%llu messages were scored without state)",
+                          fz_store_describe(s->o.store), (unsigned long long)now.degraded);
+        }
+        last = now;
+    }
+    return NULL;
+}
+
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
     char line[512];
@@ -507,6 +535,8 @@ int fz_server_start(const fz_serve_options *o, fz_server **out, fz_error *err)
         if (!s->have_deliverer)
             rc = fz_error_set(err, FZ_ENOMEM, "cannot start the deliverer");
     }
+    if (!rc)
+        s->have_watcher = pthread_create(&s->watcher, NULL, watch_main, s) == 0;
     if (rc) {
         fz_server_stop(s);
         return rc;
@@ -584,10 +614,11 @@ void fz_server_stop(fz_server *s)
         MHD_stop_daemon(s->daemon);
     if (s->listen_fd >= 0)
         close(s->listen_fd);
-    if (s->have_deliverer) {
-        atomic_store(&s->stop_delivery, 1);
+    atomic_store(&s->stop_delivery, 1);
+    if (s->have_deliverer)
         pthread_join(s->deliverer, NULL);
-    }
+    if (s->have_watcher)
+        pthread_join(s->watcher, NULL);
     pthread_key_delete(s->scorer_key);
     fz_auth_free(&s->auth);
     pthread_mutex_destroy(&s->reload_mu);

@@ -44,7 +44,9 @@ struct fz_server {
     atomic_int reload_running;  /* a reload requested over HTTP is being built */
     pthread_t deliverer;
     int have_deliverer;
-    atomic_int stop_delivery;
+    pthread_t watcher;          /* logs the state store going away and coming back */
+    int have_watcher;
+    atomic_int stop_delivery;  /* stops the deliverer and the watcher */
 };
 
 typedef enum fz_method { FZ_GET, FZ_PUT, FZ_POST, FZ_DELETE, FZ_OTHER_METHOD } fz_method;
