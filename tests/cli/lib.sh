@@ -17,15 +17,37 @@ fail() { echo "FAIL [$CASE]: $*" >&2; FAILS=$((FAILS + 1)); }
 ok() { if [ "$FAILS" -eq "$CASE_FAILS" ]; then echo "ok   [$CASE] $*"; else echo "FAIL [$CASE] $*"; fi; }
 case_() { CASE="$1"; CASE_FAILS=$FAILS; }
 
-lib_cleanup() {
+# stop_pids PID...: SIGTERM each, give each a second, then SIGKILL.
+stop_pids() {
     local p
-    for p in "${BG_PIDS[@]}" "${SERVER_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-    for p in "${BG_PIDS[@]}" "${SERVER_PIDS[@]}"; do
+    for p in "$@"; do kill "$p" 2>/dev/null || true; done
+    for p in "$@"; do
         for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
         kill -9 "$p" 2>/dev/null || true
         wait "$p" 2>/dev/null || true
     done
+}
+
+lib_cleanup() {
+    stop_pids "${BG_PIDS[@]}" "${SERVER_PIDS[@]}"
     rm -rf "$T"
+}
+
+# serve_start DIR ARGS...: `fanzha serve ARGS` on a free loopback port
+# (port file and log, serve.log, in DIR); sets SV_PID and URL. Returns 1
+# (after saying why) when it does not start.
+serve_start() {
+    local dir="$1"
+    shift
+    rm -f "$dir/port"
+    "$FANZHA" serve --listen 127.0.0.1:0 --port-file "$dir/port" "$@" </dev/null >>"$dir/serve.log" 2>&1 &
+    SV_PID=$!
+    SERVER_PIDS+=("$SV_PID")
+    if ! wait_for 120 test -s "$dir/port"; then
+        echo "fanzha serve did not start: $(tail -5 "$dir/serve.log")" >&2
+        return 1
+    fi
+    URL="http://127.0.0.1:$(cat "$dir/port")"
 }
 
 lines() { if [ -s "$1" ]; then wc -l <"$1" | tr -d ' '; else echo 0; fi; }

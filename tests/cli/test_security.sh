@@ -117,12 +117,8 @@ gateway:
   max_attempts: 2
   backoff_base_ms: 50
 EOF
-"$FANZHA" serve --listen 127.0.0.1:0 --port-file "$T/port" --tokens "$T/tokens" --threads 2 --config "$T/gw.yaml" \
-    --state-dir "$T/state-serve" --max-batch-body 1048576 </dev/null >"$T/serve.log" 2>&1 &
-SV_PID=$!
-SERVER_PIDS+=("$SV_PID")
-wait_for 120 test -s "$T/port" || { echo "fanzha serve did not start: $(tail -3 "$T/serve.log")" >&2; exit 1; }
-URL="http://127.0.0.1:$(cat "$T/port")"
+serve_start "$T" --tokens "$T/tokens" --threads 2 --config "$T/gw.yaml" --state-dir "$T/state-serve" \
+    --max-batch-body 1048576 || exit 1
 # http NAME TOKEN CURL-ARGS...: body in $T/NAME.body, status in CODE. Error
 # bodies are kept for the check (verdicts name the numbers written in the
 # text, under "entities": that is what they are for).

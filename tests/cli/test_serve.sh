@@ -51,15 +51,9 @@ chmod 600 "$T/tokens"
 
 # --- the server -----------------------------------------------------------------------------------
 
-# serve_start ARGS...: fanzha serve on a free port; sets SV_PID, URL.
-serve_start() {
-    rm -f "$T/port"
-    "$FANZHA" serve --listen 127.0.0.1:0 --port-file "$T/port" --rules "$T/rules" --config "$T/config.yaml" \
-        --tokens "$T/tokens" --threads 2 "$@" </dev/null >>"$T/serve.log" 2>&1 &
-    SV_PID=$!
-    SERVER_PIDS+=("$SV_PID")
-    wait_for 120 test -s "$T/port" || { echo "fanzha serve did not start: $(tail -5 "$T/serve.log")" >&2; exit 1; }
-    URL="http://127.0.0.1:$(cat "$T/port")"
+# The server under test (lib.sh's serve_start): log in $T/serve.log.
+serve_here() {
+    serve_start "$T" --rules "$T/rules" --config "$T/config.yaml" --tokens "$T/tokens" --threads 2 "$@" || exit 1
 }
 
 # http NAME [TOKEN|-] CURL-ARGS...: a request; body in $T/NAME.body,
@@ -101,7 +95,7 @@ RC=0; "$FANZHA" serve --config "$T/typo.yaml" --state-dir "$T/state0" 2>"$T/typo
 [ "$RC" = 2 ] && grep -q "typo.yaml:3:12" "$T/typo.err" || fail "config mistake: rc $RC $(cat "$T/typo.err")"
 ok "no tokens, short tokens, bad addresses and config mistakes are refused; the sample config parses"
 
-serve_start
+serve_here
 VERSION=$(curl -s "$URL/readyz" | jq -r .rules_version)
 
 # --- 2. auth ---------------------------------------------------------------------------------------------

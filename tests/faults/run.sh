@@ -85,13 +85,7 @@ export FANZHA_STATE_DIR="$T/state"
 # is stopped when it ends (stop_started, from its EXIT trap).
 fail() { echo "FAIL [$CASE]: $*" >&2; FAILS=$((FAILS + 1)); echo "$CASE: $*" >>"$T/fails"; }
 stop_started() {
-    local p
-    for p in "${BG_PIDS[@]:$1}" "${SERVER_PIDS[@]:$2}"; do kill "$p" 2>/dev/null || true; done
-    for p in "${BG_PIDS[@]:$1}" "${SERVER_PIDS[@]:$2}"; do
-        for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-        kill -9 "$p" 2>/dev/null || true
-        wait "$p" 2>/dev/null || true
-    done
+    stop_pids "${BG_PIDS[@]:$1}" "${SERVER_PIDS[@]:$2}"
     redis_stop
 }
 cleanup() {
@@ -217,21 +211,13 @@ expected_warnings() {
     warned "$d.log" queued
 }
 
-# serve_start DIR ARGS...: fanzha serve on a free port with the fault suite's
-# tokens; sets SV_PID, URL (log: DIR/serve.log).
-serve_start() {
+# serve_with DIR ARGS...: lib.sh's serve_start with the fault suite's
+# tokens and a state directory in DIR; a failure to start is the row's.
+serve_with() {
     local dir="$1"
     shift
-    rm -f "$dir/port"
-    FANZHA_API_TOKENS="$CLIENT" FANZHA_ADMIN_TOKENS="$ADMIN" "$FANZHA" serve --listen 127.0.0.1:0 \
-        --port-file "$dir/port" --state-dir "$dir/state" --threads 2 "$@" </dev/null >>"$dir/serve.log" 2>&1 &
-    SV_PID=$!
-    SERVER_PIDS+=("$SV_PID")
-    if ! wait_for 120 test -s "$dir/port"; then
-        fail "fanzha serve did not start: $(tail -3 "$dir/serve.log")"
-        return 1
-    fi
-    URL="http://127.0.0.1:$(cat "$dir/port")"
+    FANZHA_API_TOKENS="$CLIENT" FANZHA_ADMIN_TOKENS="$ADMIN" serve_start "$dir" --state-dir "$dir/state" --threads 2 \
+        "$@" || { fail "fanzha serve did not start"; return 1; }
 }
 # post TOKEN PATH FILE OUT: POST FILE; the status code on stdout (000: no answer).
 post() { curl -s -o "$4" -w '%{http_code}' -H "Authorization: Bearer $1" --data-binary @"$3" "$URL$2" || true; }
@@ -543,7 +529,7 @@ scenario_d() {
     make_packs "$dir"
     { cat "$T/base.jsonl"; printf 'not json\n{"text":""}\n{"id":1}\n'; } >"$dir/batch"
     n=$(lines "$dir/batch")
-    serve_start "$dir" --rules "$dir/rules" --no-warn || return
+    serve_with "$dir" --rules "$dir/rules" --no-warn || return
     end=$(($(date +%s) + DUR))
     batch_load "$dir" "$K" "$end"
     while [ "$(date +%s)" -lt "$end" ]; do
@@ -581,7 +567,7 @@ scenario_a2() {
     redis_start || { fail "redis did not start"; return; }
     { cat "$T/base.jsonl"; printf 'not json\n'; } >"$dir/batch"
     n=$(lines "$dir/batch")
-    serve_start "$dir" --redis "$REDIS_URL" --no-warn || return
+    serve_with "$dir" --redis "$REDIS_URL" --no-warn || return
     t0=$(date +%s)
     end=$((t0 + $(sz 8 40)))
     batch_load "$dir" "$K" "$end"
@@ -665,7 +651,7 @@ scenario_e() {
     local dir="$T/e" v0 f code in=0 out=0 errs=0 n kind where
     mkdir -p "$dir"
     cp -r "$SRC/rules" "$dir/rules"
-    serve_start "$dir" --rules "$dir/rules" --no-warn || return
+    serve_with "$dir" --rules "$dir/rules" --no-warn || return
     v0=$(curl -s "$URL/readyz" | jq -r .rules_version)
     n=$(lines "$T/base.jsonl")
     f="$dir/rules/zh/impersonate_authority.yaml"
@@ -805,7 +791,7 @@ scenario_f() {
         fi
     done
     # serve: each hostile line alone to /v1/check, all as one batch.
-    serve_start "$dir" --no-warn || return
+    serve_with "$dir" --no-warn || return
     for i in $(seq 1 "$n"); do
         code=$(post "$CLIENT" /v1/check "$dir/one.$i" "$dir/one.out")
         case "$code" in
