@@ -127,10 +127,10 @@ static const char k_digits[] =
     "|[48]00\\d?[- ]?\\d{3}[- ]?\\d{3,4}(?!\\d)"
     "|(?:95|96|10|12)\\d{3}(?![\\w.,]|元|万|块|千|百|%)"
     "|(?:\\+|00)[1-9](?:[- ()]{0,2}\\d){6,14}(?!\\d))"
-    "|(?<![\\d.])(\\d+(?:,\\d{3})*(?:\\.\\d+)?)\\s?(万元|万|千元|元|块|rmb|美元|usd)";
+    "|(?<![\\d.])(\\d+(?:[,，]\\d{3})*(?:\\.\\d+)?)\\s?(万元|万|千元|元|块|rmb|美元|usd)";
 
 /* Amounts written after a currency sign, tried at the sign. */
-static const char k_money[] = "(?:[¥$€£]|rmb|人民币)\\s?(\\d+(?:,\\d{3})*(?:\\.\\d+)?)\\s?(万|千)?";
+static const char k_money[] = "(?:[¥$€£]|rmb|人民币)\\s?(\\d+(?:[,，]\\d{3})*(?:\\.\\d+)?)\\s?(万|千)?";
 
 static const char k_handle[] =
     "(?:qq|扣扣|企鹅)(?:号|号码)?[:：\\s]{0,3}([1-9](?:[ -]?\\d){4,11})(?!\\d)"
@@ -365,6 +365,10 @@ static int digits_worth_trying(const char *t, size_t len, size_t pos, size_t *ru
         return 0;
     if ((t[j] == ' ' || t[j] == '-' || t[j] == '.' || t[j] == ',') && j + 1 < len)
         return (t[j + 1] >= '0' && t[j + 1] <= '9') || unit_at(t + j + 1, len - j - 1);
+    /* A full-width comma between thousands (１，８６０元: the normalizer
+     * keeps "，", which is also Chinese punctuation). */
+    if (len - j > 3 && memcmp(t + j, "，", 3) == 0)
+        return t[j + 3] >= '0' && t[j + 3] <= '9';
     return unit_at(t + j, len - j);
 }
 

@@ -252,6 +252,10 @@ static void amounts_of_money(void **state)
     ENTS("仅需¥300", "{\"amounts\":[300]}");
     ENTS("贷款1.5万元", "{\"amounts\":[15000]}");
     ENTS("收费￥1,500", "{\"amounts\":[1500]}");
+    /* Full-width digits and comma (the normalizer keeps "，"): was read as 860. */
+    ENTS("个税退税１，８６０元待领取", "{\"amounts\":[1860]}");
+    ENTS("收费￥12，345.50", "{\"amounts\":[12345.5]}");
+    ENTS("第1，共860元", "{\"amounts\":[860]}");    /* a clause comma, not thousands */
     ENTS("返利12000块", "{\"amounts\":[12000]}");
     ENTS("人民币200", "{\"amounts\":[200]}");
     ENTS("共 3.5 元", "{\"amounts\":[3.5]}");
