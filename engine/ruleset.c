@@ -751,7 +751,8 @@ fz_ruleset *fz_ruleset_load(const char *dir, fz_diags *diags)
     int gathered = L.norm ? gather(rs, dir, &fl, diags) : -1;
     const char *root = dir ? dir : "rules";
     if (gathered == 0) {
-        qsort(fl.files, fl.n, sizeof *fl.files, by_name);
+        if (fl.n)   /* an empty pack has no array: qsort(NULL, 0) is undefined (fuzz_rules) */
+            qsort(fl.files, fl.n, sizeof *fl.files, by_name);
         rs->files = fl.files;
         rs->n_files = fl.n;
         hash_files(rs, root);

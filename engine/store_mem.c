@@ -305,7 +305,7 @@ static int exec_one(mem *m, fz_op *op, fz_arena *a, int64_t now)
         op->n_pairs = 0;
         if (!e || (e->kind != E_HASH && e->kind != E_ZSET))
             return 0;
-        if (op->type == FZ_OP_ZTOP)
+        if (op->type == FZ_OP_ZTOP && e->n_pairs)
             qsort(e->pairs, e->n_pairs, sizeof *e->pairs, by_score_desc);
         size_t n = e->n_pairs;
         if (op->type == FZ_OP_ZTOP && op->n >= 0 && (size_t)op->n < n)
