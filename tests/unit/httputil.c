@@ -9,14 +9,12 @@
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -47,21 +45,13 @@ static void sleep_ms(int ms)
     nanosleep(&t, NULL);
 }
 
-static void remove_dir(const char *dir)
-{
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", dir);
-}
-
 static void stop_all(void)
 {
     for (int i = 0; i < MAX_SERVERS; i++)
         if (g_servers[i].dir[0])
             hu_server_stop(&g_servers[i]);
     for (int i = 0; i < g_n_tls; i++)
-        remove_dir(g_tls[i].dir);
+        tu_rmtree(g_tls[i].dir);
     g_n_tls = 0;
 }
 
@@ -103,27 +93,7 @@ static pid_t spawn(const hu_server *s, char *const *argv)
 {
     char logpath[320];
     snprintf(logpath, sizeof logpath, "%s/server.log", s->dir);
-    pid_t parent = getpid();
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (getppid() != parent)
-            _exit(127);
-        int null = open("/dev/null", O_RDONLY);
-        int log = open(logpath, O_WRONLY | O_CREAT | O_APPEND, 0644);
-        if (null >= 0)
-            dup2(null, 0);
-        if (log >= 0) {
-            dup2(log, 1);
-            dup2(log, 2);
-        }
-        if (chdir(s->dir) != 0)
-            _exit(127);
-        execvp(argv[0], argv);
-        _exit(127);
-    }
-    return pid;
+    return tu_spawn(logpath, s->dir, argv);
 }
 
 static const char *log_tail(const hu_server *s)
@@ -315,7 +285,7 @@ void hu_server_stop(hu_server *s)
         s->pid = 0;
     }
     if (s->dir[0])
-        remove_dir(s->dir);
+        tu_rmtree(s->dir);
     memset(s, 0, sizeof *s);
 }
 

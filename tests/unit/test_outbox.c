@@ -431,10 +431,7 @@ static int test_teardown(void **state)
     hu_server_stop(T.recv);
     T.recv = NULL;
     if (T.dir[0]) {
-        char cmd[300];
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", T.dir);
-        if (system(cmd) != 0)
-            fprintf(stderr, "could not remove %s\n", T.dir);
+        tu_rmtree(T.dir);
         T.dir[0] = '\0';
     }
     return 0;

@@ -113,9 +113,7 @@ static void reload_many_times_during_a_scan(void **state)
     fprintf(stderr, "  %d swaps, %llu seen by the scan; %d verdicts from unit-1, %d from unit-2\n", ra.swaps,
             (unsigned long long)st.reloads, v1, v2);
     fz_engine_slot_free(slot);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", ra.cache);
-    assert_int_equal(system(cmd), 0);
+    assert_int_equal(tu_rmtree(ra.cache), 0);
 }
 
 /* --- the compiled-database cache ------------------------------------------------ */
@@ -202,9 +200,7 @@ static void cache_is_used_and_bad_files_are_rebuilt(void **state)
     assert_true(fz_engine_from_cache(e));
     fz_engine_release(e);
     fz_engine_release(cold);
-    char cmd[700];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    assert_int_equal(system(cmd), 0);
+    assert_int_equal(tu_rmtree(dir), 0);
 }
 
 int main(void)

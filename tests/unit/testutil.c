@@ -186,12 +186,8 @@ void tu_cleanup(void)
     fz_verdict_free(g_verdict);
     g_worker = NULL;
     g_verdict = NULL;
-    for (int i = 0; i < g_ntmp; i++) {
-        char cmd[300];
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_tmpdirs[i]);
-        if (system(cmd) != 0)
-            fprintf(stderr, "could not remove %s\n", g_tmpdirs[i]);
-    }
+    for (int i = 0; i < g_ntmp; i++)
+        tu_rmtree(g_tmpdirs[i]);
     g_ntmp = 0;
 }
 
@@ -229,19 +225,12 @@ static void sleep_ms(int ms)
     nanosleep(&t, NULL);
 }
 
-static pid_t redis_spawn(int port)
+pid_t tu_spawn(const char *logpath, const char *dir, char *const *argv)
 {
-    char portbuf[16], logpath[300];
-    snprintf(portbuf, sizeof portbuf, "%d", port);
-    snprintf(logpath, sizeof logpath, "%s/redis.log", g_redis.dir);
-    const char *server = getenv("REDIS_SERVER");
-    if (!server || !*server)
-        server = "redis-server";
     pid_t parent = getpid();
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
-        /* Dies with the test process, whatever kills it. */
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (getppid() != parent)
             _exit(127);
@@ -253,11 +242,35 @@ static pid_t redis_spawn(int port)
             dup2(log, 1);
             dup2(log, 2);
         }
-        execlp(server, server, "--port", portbuf, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-               "--dir", g_redis.dir, "--daemonize", "no", "--protected-mode", "yes", (char *)NULL);
+        if (dir && chdir(dir) != 0)
+            _exit(127);
+        execvp(argv[0], argv);
         _exit(127);
     }
     return pid;
+}
+
+int tu_rmtree(const char *dir)
+{
+    char cmd[1100];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    int rc = system(cmd);
+    if (rc != 0)
+        fprintf(stderr, "could not remove %s\n", dir);
+    return rc;
+}
+
+static pid_t redis_spawn(int port)
+{
+    char portbuf[16], logpath[300];
+    snprintf(portbuf, sizeof portbuf, "%d", port);
+    snprintf(logpath, sizeof logpath, "%s/redis.log", g_redis.dir);
+    const char *server = getenv("REDIS_SERVER");
+    if (!server || !*server)
+        server = "redis-server";
+    char *const argv[] = {(char *)server, "--port", portbuf, "--bind", "127.0.0.1", "--save", "", "--appendonly",
+                          "no", "--dir", g_redis.dir, "--daemonize", "no", "--protected-mode", "yes", NULL};
+    return tu_spawn(logpath, NULL, argv);
 }
 
 /* 1 when the log of the server says its port was taken. */
@@ -403,10 +416,7 @@ void tu_redis_stop(void)
         g_redis.pid = 0;
     }
     if (g_redis.dir[0]) {
-        char cmd[300];
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_redis.dir);
-        if (system(cmd) != 0)
-            fprintf(stderr, "could not remove %s\n", g_redis.dir);
+        tu_rmtree(g_redis.dir);
         g_redis.dir[0] = '\0';
     }
 }

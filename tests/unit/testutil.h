@@ -9,6 +9,8 @@
 
 #include <stdlib.h>
 
+#include <sys/types.h>
+
 #include "fanzha/fanzha.h"
 
 /* Path of a file under the source tree (tests run from there anyway). */
@@ -85,5 +87,13 @@ struct redisContext *tu_redis_connect(void);
 void tu_redis_flush(void);
 /* A loopback port that nothing listens on (free when this returns). */
 int tu_free_port(void);
+
+/* Start argv[0] (looked up in PATH) with stdin from /dev/null and stdout and
+ * stderr appended to logpath, in dir (NULL: here); the child dies with the
+ * test process, whatever kills it. The child's pid. */
+pid_t tu_spawn(const char *logpath, const char *dir, char *const *argv);
+/* Remove a directory and everything in it (a message if that fails);
+ * 0 when it is gone. */
+int tu_rmtree(const char *dir);
 
 #endif
