@@ -181,14 +181,19 @@ static int is_hex(unsigned char c)
     return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
 
-size_t fz_json_bad_u_escape_at(const char *s, size_t n)
+size_t fz_json_bad_u_escape_at(const char *s, size_t n, int *nul)
 {
     const char *end = s + n;
+    if (nul)
+        *nul = 0;
     for (const char *p = memchr(s, '\\', n); p && p + 1 < end; p = memchr(p, '\\', (size_t)(end - p))) {
-        if (p[1] == 'u')
+        if (p[1] == 'u') {
             for (int i = 2; i < 6; i++)
                 if (p + i >= end || !is_hex((unsigned char)p[i]))
                     return (size_t)(p - s);
+            if (nul && memcmp(p + 2, "0000", 4) == 0)
+                *nul = 1;
+        }
         p += 2;     /* the escaped character, whatever it is: after \\, a u is no escape */
         if (p >= end)
             break;

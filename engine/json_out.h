@@ -27,7 +27,8 @@ size_t fz_json_lax_at(const char *s, size_t n);
  * digits, or n. cJSON decodes such an escape as U+0000, which ends the
  * string it is in (its parse_hex4 returns 0 for a bad digit): a line with
  * one must be refused before its strings are used. Backslashes are taken
- * to be inside strings (run it on JSON that cJSON accepted). */
-size_t fz_json_bad_u_escape_at(const char *s, size_t n);
+ * to be inside strings (run it on JSON that cJSON accepted). With nul,
+ * *nul says whether a \u0000 escape was seen on the way (the same pass). */
+size_t fz_json_bad_u_escape_at(const char *s, size_t n, int *nul);
 
 #endif

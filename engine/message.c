@@ -282,10 +282,10 @@ int fz_reader_parse_json(fz_reader *r, const char *line, size_t len, fz_message 
                             (size_t)(after - line));
     /* cJSON reads \uZZZZ as U+0000, which would end the string there (found
      * by fuzzing: "95588\uZZZZ123" passed for the allowlisted 95588). */
-    size_t bad_escape = fz_json_bad_u_escape_at(line, len);
+    int nul_escape;
+    size_t bad_escape = fz_json_bad_u_escape_at(line, len, &nul_escape);
     if (bad_escape < len)
         return fz_error_set(err, FZ_EPARSE, "invalid JSON: bad \\u escape at byte %zu", bad_escape);
-    int nul_escape = memmem(line, len, "\\u0000", 6) != NULL;
     raw_member local[64], *raws = local;
     size_t members = (size_t)cJSON_GetArraySize(root), nraw = 0;
     if (members > 64 && !(raws = fz_arena_alloc(&r->arena, members * sizeof *raws)))

@@ -51,7 +51,7 @@ int fz_report_parse(const char *line, size_t len, fz_report *out, fz_buf *string
         goto done;
     }
     /* cJSON reads \uZZZZ as U+0000, cutting the string short (fuzzing). */
-    if (fz_json_bad_u_escape_at(line, len) < len) {
+    if (fz_json_bad_u_escape_at(line, len, NULL) < len) {
         rc = fz_error_set(err, FZ_EPARSE, "invalid JSON: bad \\u escape");
         goto done;
     }

@@ -153,7 +153,7 @@ int fz_resident_parse(const char *json, size_t len, fz_resident *out, fz_error *
         return fz_error_set(err, FZ_EPARSE, "not a JSON object");
     }
     /* cJSON reads \uZZZZ as U+0000, which would cut a name or a number short. */
-    if (fz_json_bad_u_escape_at(json, len) < len) {
+    if (fz_json_bad_u_escape_at(json, len, NULL) < len) {
         cJSON_Delete(o);
         return fz_error_set(err, FZ_EPARSE, "invalid JSON: bad \\u escape");
     }

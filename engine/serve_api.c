@@ -232,7 +232,7 @@ static int resident_from_body(const fz_request *q, const char *e164, fz_resident
     cJSON *root = cJSON_ParseWithLength(q->body.data ? q->body.data : "", q->body.len);
     /* Checked on the body as sent: cJSON would read \uZZZZ as U+0000 and
      * print the record back cut short. */
-    if (root && fz_json_bad_u_escape_at(q->body.data, q->body.len) < q->body.len) {
+    if (root && fz_json_bad_u_escape_at(q->body.data, q->body.len, NULL) < q->body.len) {
         cJSON_Delete(root);
         snprintf(why, cap, "invalid JSON: bad \\u escape");
         return -1;
