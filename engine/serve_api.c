@@ -42,10 +42,6 @@ static void state_down(fz_reply *r, const char *what)
     r->retry_after = STATE_RETRY_S;
 }
 
-static void count_scan(fz_server *s, const fz_scan_stats *st)
-{
-    fz_metrics_add_scan(&s->metrics, st);
-}
 
 /* --- /v1/check ---------------------------------------------------------------------------- */
 
@@ -72,7 +68,7 @@ void fz_api_check(fz_server *s, fz_request *q, fz_reply *r)
     int rc = fz_scorer_run(sc, &job, &rec, 1, &st);
     fz_histogram_observe(&s->metrics.check_seconds, fz_now_ns() - t0);
     fz_engine_release(e);
-    count_scan(s, &st);
+    fz_metrics_add_scan(&s->metrics, &st);
     if (rc)
         fz_reply_error(r, 500, fz_strerror(rc));
     else
@@ -128,7 +124,7 @@ static int score_block(struct fz_batch_stream *b)
     fz_scorer_job job = {e, FZ_FORMAT_JSONL, s->o.store, s->o.outbox, &b->out, &b->out, NULL};
     int rc = fz_scorer_run(sc, &job, b->recs, n, &st);
     fz_engine_release(e);
-    count_scan(s, &st);
+    fz_metrics_add_scan(&s->metrics, &st);
     return rc;
 }
 

@@ -105,6 +105,19 @@ wait_until() {
     return 1
 }
 
+# freeze_holding PID NAME: stop the worker (SIGSTOP) at a moment when it
+# holds entries it read but has not committed; 1 if that never happens.
+freeze_holding() {
+    local i
+    for i in $(seq 1 200); do
+        kill -STOP "$1"
+        if [ "$(consumer_pending "$2")" -gt 0 ]; then return 0; fi
+        kill -CONT "$1"
+        sleep 0.01
+    done
+    return 1
+}
+
 worker() {     # worker NAME LOG [OPTIONS...]: start a worker in the background; PID in WPID
     local name="$1" log="$2"
     shift 2
@@ -148,14 +161,7 @@ worker B "$T/b.log" --claim-idle 1000 --claim-interval 500 --batch 256
 PID_B=$WPID
 wait_until 60 out_gt 1500 || fail "no verdicts after 60 s: $(cat "$T/a.log" "$T/b.log")"
 # Freeze A while it holds entries (read, not yet committed), then kill it.
-frozen=0
-for i in $(seq 1 200); do
-    kill -STOP "$PID_A"
-    if [ "$(consumer_pending A)" -gt 0 ]; then frozen=1; break; fi
-    kill -CONT "$PID_A"
-    sleep 0.01
-done
-[ "$frozen" -eq 1 ] || fail "never caught A in the middle of a batch"
+freeze_holding "$PID_A" A || fail "never caught A in the middle of a batch"
 LEFT=$(consumer_pending A)
 kill -9 "$PID_A"
 wait "$PID_A" 2>/dev/null || true
@@ -262,14 +268,7 @@ wait_until 30 grep -q 'reloaded rules' "$T/s.log" || fail "no reload: $(cat "$T/
 "$FANZHA" stream push --redis "$URL" "$T/msgs.jsonl" 2>/dev/null
 # SIGTERM in the middle of a batch: frozen while it holds entries, told to
 # stop, thawed. It must commit that batch, then exit.
-frozen=0
-for i in $(seq 1 200); do
-    kill -STOP "$PID_S"
-    if [ "$(consumer_pending S)" -gt 0 ]; then frozen=1; break; fi
-    kill -CONT "$PID_S"
-    sleep 0.01
-done
-[ "$frozen" -eq 1 ] || fail "never caught S in the middle of a batch"
+freeze_holding "$PID_S" S || fail "never caught S in the middle of a batch"
 HELD=$(consumer_pending S)
 kill -TERM "$PID_S"
 kill -CONT "$PID_S"
